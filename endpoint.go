@@ -1,0 +1,158 @@
+package ccm
+
+import (
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/ftnpipe/ccm/codec"
+	"github.com/ftnpipe/ccm/pipeline"
+	"github.com/ftnpipe/ccm/sink"
+	"github.com/ftnpipe/ccm/stage"
+)
+
+// endpoint is one registration's connection to its peer: its URL, options,
+// credentials and, once the first call is made, its pipeline.
+type endpoint struct {
+	url    string // without any secure+ prefix
+	scheme string // http, https, ws or wss
+	secure bool
+	cfg    config
+	signer stage.Signer // nil: anonymous
+
+	once   sync.Once
+	mu     sync.Mutex // guards closed and p across start/close
+	closed bool
+	p      *pipeline.Pipeline
+	mux    *stage.Mux
+	retry  *stage.Retry
+	http   *sink.HTTP
+}
+
+// parseEndpoint checks an endpoint URL. Errors never repeat the URL's user
+// info.
+func parseEndpoint(raw string, cfg config) (*endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, pipeline.NewError(pipeline.InvokerError, "invalid endpoint URL")
+	}
+	if u.User != nil {
+		return nil, pipeline.NewError(pipeline.InvokerError, "credentials in the endpoint URL are not allowed; use ccm.Credentials")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	secure := false
+	if rest, ok := strings.CutPrefix(scheme, "secure+"); ok {
+		scheme, secure = rest, true
+		u.Scheme = rest
+	}
+	switch scheme {
+	case "http", "ws":
+	case "https", "wss":
+		secure = true
+	default:
+		return nil, pipeline.Errorf(pipeline.InvokerError, "unknown endpoint scheme %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, pipeline.Errorf(pipeline.InvokerError, "endpoint URL %s has no host", u.Redacted())
+	}
+	ep := &endpoint{url: u.String(), scheme: scheme, secure: secure, cfg: cfg}
+	if cfg.hasCreds {
+		pw, err := stage.ParsePassword(cfg.creds)
+		if err != nil {
+			return nil, err
+		}
+		ep.signer = pw
+	}
+	return ep, nil
+}
+
+func (ep *endpoint) multiplexed() bool { return ep.scheme == "ws" || ep.scheme == "wss" }
+
+// pipeline returns the endpoint's pipeline, building it on first use, or
+// nil once the endpoint is closed.
+func (ep *endpoint) pipeline() *pipeline.Pipeline {
+	ep.once.Do(ep.build)
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.closed {
+		return nil
+	}
+	return ep.p
+}
+
+// build assembles the chain of DESIGN.md §2 for this endpoint:
+//
+//	await → [mux] → [sign] → encode → transmit (ws or http)
+//
+// The leading transforms run in the caller's goroutine (pipeline.New
+// fuses them there); the transmit stage is the only goroutine boundary on
+// the way out. A throttle stage will sit between await and mux.
+func (ep *endpoint) build() {
+	cfg := ep.cfg
+	cd := codec.JSON
+	dec := stage.NewDecoder(cd)
+	ep.retry = stage.NewRetry(cfg.retryCount)
+	var p *pipeline.Pipeline
+	fail := func(c *pipeline.Call, err error) { p.Fail(c, err) }
+
+	steps := []pipeline.Step{pipeline.T("await", stage.Await(cfg.callTimeout))}
+	var transmit pipeline.Step
+	opts := []pipeline.Option{
+		pipeline.WithFailover(func(c *pipeline.Call, err error) bool { return ep.retry.Take(p, c, err) }),
+		pipeline.OnClose(ep.retry.Close),
+	}
+	if ep.multiplexed() {
+		ep.mux = stage.NewMux(dec, fail)
+		steps = append(steps, pipeline.T("mux", ep.mux.Assign))
+		transmit = pipeline.S("transmit", sink.NewWebSocket(sink.WSConfig{
+			URL:         ep.url,
+			TLS:         cfg.tls,
+			DialTimeout: cfg.dialTimeout,
+			ReadLimit:   int64(cfg.maxMessage),
+			Receive:     ep.mux.Receive,
+			Lost:        ep.mux.FailSent,
+			Fail:        fail,
+		}), 1)
+		opts = append(opts, pipeline.OnClose(ep.mux.Close))
+	} else {
+		ep.http = sink.NewHTTP(sink.HTTPConfig{
+			URL:         ep.url,
+			ContentType: cd.ContentType(),
+			TLS:         cfg.tls,
+			MaxConns:    cfg.maxConns,
+			MaxResponse: int64(cfg.maxMessage),
+			DialTimeout: cfg.dialTimeout,
+			Finish: func(c *pipeline.Call, body []byte) error {
+				if err := dec.Envelope(body, &c.Rsp); err != nil {
+					return err
+				}
+				dec.Finish(c)
+				return nil
+			},
+			Fail: fail,
+		})
+		transmit = pipeline.S("transmit", ep.http, ep.http.Workers())
+		opts = append(opts, pipeline.OnClose(ep.http.CloseIdle))
+	}
+	if ep.signer != nil {
+		steps = append(steps, pipeline.T("sign", stage.Sign(ep.signer)))
+	}
+	steps = append(steps, pipeline.T("encode", stage.Encode(cd, cfg.maxMessage)), transmit)
+	p = pipeline.New(steps, opts...)
+
+	ep.mu.Lock()
+	ep.p = p
+	ep.mu.Unlock()
+}
+
+// close closes the pipeline if it was ever built; every call in it
+// completes.
+func (ep *endpoint) close() {
+	ep.mu.Lock()
+	ep.closed = true
+	p := ep.p
+	ep.mu.Unlock()
+	if p != nil {
+		_ = p.Close()
+	}
+}

@@ -1,0 +1,111 @@
+package ccm
+
+import (
+	"crypto/tls"
+	"time"
+
+	"github.com/ftnpipe/ccm/stage"
+)
+
+// config is what options set. The CCM holds the defaults; Register copies
+// them and applies its own options on top.
+type config struct {
+	callTimeout time.Duration
+	retryCount  int
+	maxConns    int
+	maxMessage  int
+	dialTimeout time.Duration
+	tls         *tls.Config
+	creds       string
+	hasCreds    bool
+}
+
+func defaultConfig() config {
+	return config{
+		callTimeout: stage.DefaultCallTimeout,
+		retryCount:  stage.DefaultRetryCount,
+		maxConns:    16,
+		maxMessage:  stage.DefaultMaxMessageSize,
+		dialTimeout: 10 * time.Second,
+	}
+}
+
+// RegisterOption configures one endpoint at [CCM.Register].
+type RegisterOption interface {
+	applyRegister(*config)
+}
+
+// Option configures a CCM at [New], giving the default for every endpoint,
+// and can also be passed to [CCM.Register] to override that default for
+// one endpoint.
+type Option interface {
+	RegisterOption
+	applyCCM(*config)
+}
+
+type option func(*config)
+
+func (o option) applyCCM(c *config)      { o(c) }
+func (o option) applyRegister(c *config) { o(c) }
+
+type registerOption func(*config)
+
+func (o registerOption) applyRegister(c *config) { o(c) }
+
+// CallTimeout bounds every call, from Call until the result, retries
+// included (default 30 s). A deadline on the call's context that comes
+// sooner wins. d <= 0 leaves only the context to bound the call.
+func CallTimeout(d time.Duration) Option {
+	return option(func(c *config) { c.callTimeout = d })
+}
+
+// RetryCount is how many times a call that failed with ConnectError or
+// CommError is sent again (default 1, so at most two attempts), with an
+// exponential backoff between attempts. A CommError means the peer may
+// have received the request, so a retried call can run twice: use 0 for
+// calls that must not.
+func RetryCount(n int) Option {
+	if n < 0 {
+		n = 0
+	}
+	return option(func(c *config) { c.retryCount = n })
+}
+
+// MaxConns bounds the HTTP connections per endpoint and so the calls in
+// flight to it over HTTP (default 16); that many connections are kept
+// alive for reuse. WebSocket endpoints use one connection whatever this
+// says.
+func MaxConns(n int) Option {
+	if n < 1 {
+		n = 1
+	}
+	return option(func(c *config) { c.maxConns = n })
+}
+
+// MaxMessageSize bounds request and response messages in bytes (default
+// 65536, the FutoIn safety limit). A larger request fails with
+// InvokerError before anything is sent; a larger response fails the call
+// with CommError.
+func MaxMessageSize(n int) Option {
+	return option(func(c *config) { c.maxMessage = n })
+}
+
+// DialTimeout bounds connecting to an endpoint (default 10 s).
+func DialTimeout(d time.Duration) Option {
+	return option(func(c *config) { c.dialTimeout = d })
+}
+
+// TLSConfig sets the TLS configuration for https:// and wss:// endpoints,
+// e.g. to trust a private CA. The CCM does not modify it.
+func TLSConfig(cfg *tls.Config) Option {
+	return option(func(c *config) { c.tls = cfg })
+}
+
+// Credentials sets the endpoint's credentials. Supported now: clear-text
+// "user:password", split at the first ':' (so the password may contain
+// ':', the user may not), sent in the "sec" field of every request and
+// never in the URL. It is a registration-only option. The secret never
+// appears in errors or in the output of fmt.
+func Credentials(userPassword string) RegisterOption {
+	return registerOption(func(c *config) { c.creds, c.hasCreds = userPassword, true })
+}

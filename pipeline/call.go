@@ -1,0 +1,149 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Cleanup is told once that a call completed, right after the completion
+// won. Stages use it to release what they hold for the call: the mux its
+// pending-table entry, await its timers. It must not block.
+type Cleanup interface {
+	Cleanup(c *Call)
+}
+
+const maxCleanups = 3
+
+// Call is one invocation travelling through a pipeline. It is always passed
+// as *Call and never copied. Its exported fields are written by the stage
+// that owns the call at that moment (see the package doc on ownership) and
+// must not be touched by anyone else.
+//
+// A Call is a one-shot future: [Call.Complete] wins exactly once, closes
+// [Call.Done] and makes [Call.Result] valid. Any number of goroutines may
+// wait on Done.
+type Call struct {
+	ctx context.Context
+
+	// Req is the request message; stages fill Rid and Sec in turn.
+	Req Request
+	// Out, when not nil, is a pointer the result "r" is decoded into
+	// instead of a generic value.
+	Out any
+	// Deadline is when the call fails with Timeout, covering every
+	// attempt. Zero means no deadline.
+	Deadline time.Time
+	// Frame is the encoded request (set by the encode transform).
+	Frame []byte
+	// Attempt counts transmissions so far, starting at 0.
+	Attempt int
+	// Sent reports whether the current attempt's frame was (or may have
+	// been) written; it decides ConnectError versus CommError.
+	Sent atomic.Bool
+	// Rsp is the decoded response envelope, set by the sink.
+	Rsp Response
+	// Scratch is a per-call slot for the stage that owns the call; the
+	// pipeline never reads it.
+	Scratch any
+
+	state    atomic.Uint32 // 0 pending, 1 completing, 2 done
+	done     chan struct{}
+	result   any
+	err      error
+	mu       sync.Mutex // guards cleanups, ncleanup and finished
+	cleanups [maxCleanups]Cleanup
+	ncleanup int
+	finished bool
+}
+
+// NewCall returns a call for function f ("iface:ver:func") with params p.
+// ctx carries the caller's deadline and cancellation; a nil ctx means
+// context.Background.
+func NewCall(ctx context.Context, f string, p map[string]any) *Call {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if p == nil {
+		p = map[string]any{}
+	}
+	c := &Call{ctx: ctx, done: make(chan struct{})}
+	c.Req.F = f
+	c.Req.P = p
+	if d, ok := ctx.Deadline(); ok {
+		c.Deadline = d
+	}
+	return c
+}
+
+// Context returns the caller's context.
+func (c *Call) Context() context.Context { return c.ctx }
+
+// Complete records the outcome and closes Done. Only the first call wins;
+// it returns false for every later one, which then has no effect. A non-nil
+// err that is not an *Error is converted with [AsError] (InvokerError for
+// foreign errors). Complete never blocks.
+func (c *Call) Complete(res any, err error) bool {
+	if !c.state.CompareAndSwap(0, 1) {
+		return false
+	}
+	if err != nil {
+		c.err = AsError(err, InvokerError)
+	} else {
+		c.result = res
+	}
+	c.state.Store(2)
+	close(c.done)
+	c.mu.Lock()
+	c.finished = true
+	cls, n := c.cleanups, c.ncleanup
+	c.mu.Unlock()
+	for i := 0; i < n; i++ {
+		cls[i].Cleanup(c)
+	}
+	return true
+}
+
+// AddCleanup registers cl to run once when the call completes; if the call
+// has already completed it runs at once, in the caller's goroutine. At most
+// three cleanups can be registered; AddCleanup panics beyond that (a wiring
+// bug, not a run-time condition).
+func (c *Call) AddCleanup(cl Cleanup) {
+	c.mu.Lock()
+	if c.finished {
+		c.mu.Unlock()
+		cl.Cleanup(c)
+		return
+	}
+	if c.ncleanup == maxCleanups {
+		c.mu.Unlock()
+		panic("pipeline: too many cleanups on one Call")
+	}
+	c.cleanups[c.ncleanup] = cl
+	c.ncleanup++
+	c.mu.Unlock()
+}
+
+// Done returns a channel closed when the call completes.
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// IsDone reports whether the call has completed (or is completing).
+func (c *Call) IsDone() bool { return c.state.Load() != 0 }
+
+// Result returns the outcome. It is valid only after Done is closed; before
+// that it returns nil and an InvokerError.
+func (c *Call) Result() (any, error) {
+	if c.state.Load() != 2 {
+		return nil, NewError(InvokerError, "result read before the call completed")
+	}
+	return c.result, c.err
+}
+
+// Wait blocks until the call completes and returns its outcome. It does not
+// watch the call's context: the pipeline completes the call when the
+// context ends.
+func (c *Call) Wait() (any, error) {
+	<-c.done
+	return c.result, c.err
+}

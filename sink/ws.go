@@ -1,0 +1,296 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/ftnpipe/ccm/pipeline"
+)
+
+// WSConfig configures a [WebSocket] sink.
+type WSConfig struct {
+	// URL is the ws:// or wss:// endpoint.
+	URL string
+	// TLS is used for wss://; nil means the system defaults.
+	TLS *tls.Config
+	// DialTimeout bounds the opening handshake (default 10 s).
+	DialTimeout time.Duration
+	// ReadLimit is the largest message accepted (default 64 KiB). A larger
+	// message closes the connection, failing its pending calls.
+	ReadLimit int64
+	// MaxBatch is the most queued frames written in one go (default 64).
+	MaxBatch int
+
+	// Receive gets every incoming message, in the reader's goroutine; the
+	// slice is reused after Receive returns. (The mux's Receive.)
+	Receive func(frame []byte)
+	// Lost is told that the connection is gone; it fails every call that
+	// was written on it with err, a CommError. (The mux's FailSent.)
+	Lost func(err error)
+	// Fail disposes of a call that could not be written (ConnectError);
+	// the pipeline's Fail, so the retry policy applies.
+	Fail func(c *pipeline.Call, err error)
+	// OnState, when not nil, is told when a connection opens (true) or is
+	// lost (false).
+	OnState func(up bool)
+}
+
+// WebSocket is the transmit stage for ws:// and wss:// endpoints. It keeps
+// one persistent connection, dialled on first use, and carries every call
+// of the endpoint on it; responses are matched by rid (stage.Mux).
+//
+// Run one worker. The worker owns the connection: it dials, writes and
+// notices loss. Frames queued while it works are written together: they
+// are collected from the input without blocking (up to MaxBatch) and the
+// socket is corked while they are written, so a burst of calls costs one
+// system call instead of one per frame. A dial failure fails the batch and
+// every call already queued with ConnectError at once, rather than letting
+// them wait for their deadlines; the next call dials again. Connection
+// loss fails every call written on it with CommError (through Lost).
+//
+// Per connection there is one reader goroutine; both are joined before Run
+// returns.
+type WebSocket struct {
+	cfg WSConfig
+}
+
+// NewWebSocket returns the stage for cfg.
+func NewWebSocket(cfg WSConfig) *WebSocket {
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	if cfg.ReadLimit <= 0 {
+		cfg.ReadLimit = 65536
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 64
+	}
+	return &WebSocket{cfg: cfg}
+}
+
+// wsConn is one open connection and its reader.
+type wsConn struct {
+	ws     *websocket.Conn
+	cork   *corkConn
+	dead   chan struct{} // closed by the reader when the connection fails
+	err    error         // why, valid after dead is closed
+	joined chan struct{} // closed when the reader returned
+}
+
+// Run implements [pipeline.Stage].
+func (w *WebSocket) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<- *pipeline.Call) error {
+	var conn *wsConn
+	defer func() {
+		if conn != nil {
+			w.drop(conn, pipeline.NewError(pipeline.CommError, "endpoint closed"))
+		}
+	}()
+	batch := make([]*pipeline.Call, 0, w.cfg.MaxBatch)
+	for {
+		var dead chan struct{}
+		if conn != nil {
+			dead = conn.dead
+		}
+		var c *pipeline.Call
+		var ok bool
+		select {
+		case c, ok = <-in:
+			if !ok {
+				return nil
+			}
+		case <-dead:
+			w.drop(conn, pipeline.Errorf(pipeline.CommError, "connection lost: %v", conn.err))
+			conn = nil
+			continue
+		}
+		batch = append(batch[:0], c)
+	collect:
+		for len(batch) < cap(batch) {
+			select {
+			case c, ok = <-in:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, c)
+			default:
+				break collect
+			}
+		}
+		if ctx.Err() != nil {
+			w.failAll(batch, in, pipeline.NewError(pipeline.ConnectError, "endpoint closing"))
+			continue
+		}
+		if conn == nil {
+			var err error
+			if conn, err = w.dial(ctx); err != nil {
+				w.failAll(batch, in, pipeline.Errorf(pipeline.ConnectError, "cannot connect to %s: %v", w.cfg.URL, err))
+				continue
+			}
+		}
+		if err := w.write(ctx, conn, batch); err != nil {
+			w.drop(conn, pipeline.Errorf(pipeline.CommError, "write failed: %v", err))
+			conn = nil
+		}
+	}
+}
+
+// write sends the frames of batch on conn, corked into one flush.
+func (w *WebSocket) write(ctx context.Context, conn *wsConn, batch []*pipeline.Call) error {
+	conn.cork.Cork()
+	var err error
+	for _, c := range batch {
+		if c.IsDone() {
+			continue // timed out or cancelled while queued
+		}
+		c.Sent.Store(true)
+		if err = conn.ws.Write(ctx, websocket.MessageBinary, c.Frame); err != nil {
+			break
+		}
+	}
+	if ferr := conn.cork.Uncork(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// failAll fails the batch and every call already queued behind it.
+func (w *WebSocket) failAll(batch []*pipeline.Call, in <-chan *pipeline.Call, err error) {
+	for _, c := range batch {
+		w.cfg.Fail(c, err)
+	}
+	for {
+		select {
+		case c, ok := <-in:
+			if !ok {
+				return
+			}
+			w.cfg.Fail(c, err)
+		default:
+			return
+		}
+	}
+}
+
+func (w *WebSocket) dial(ctx context.Context) (*wsConn, error) {
+	dctx, cancel := context.WithTimeout(ctx, w.cfg.DialTimeout)
+	defer cancel()
+	var cork *corkConn
+	dialer := &net.Dialer{}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if tc, ok := nc.(*net.TCPConn); ok {
+				_ = tc.SetNoDelay(true)
+			}
+			cork = &corkConn{Conn: nc}
+			return cork, nil
+		},
+		TLSClientConfig:   w.cfg.TLS,
+		ForceAttemptHTTP2: false,
+	}
+	ws, _, err := websocket.Dial(dctx, w.cfg.URL, &websocket.DialOptions{
+		HTTPClient:      &http.Client{Transport: tr},
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cork == nil {
+		ws.CloseNow()
+		return nil, errors.New("websocket: dial did not use our dialer")
+	}
+	ws.SetReadLimit(w.cfg.ReadLimit)
+	conn := &wsConn{ws: ws, cork: cork, dead: make(chan struct{}), joined: make(chan struct{})}
+	go w.read(ctx, conn)
+	if w.cfg.OnState != nil {
+		w.cfg.OnState(true)
+	}
+	return conn, nil
+}
+
+// read is the connection's reader: it hands each message to Receive and
+// closes dead when the connection fails.
+func (w *WebSocket) read(ctx context.Context, conn *wsConn) {
+	defer close(conn.joined)
+	var buf bytes.Buffer
+	for {
+		_, r, err := conn.ws.Reader(ctx)
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
+		if err != nil {
+			conn.err = err
+			close(conn.dead)
+			return
+		}
+		w.cfg.Receive(buf.Bytes())
+		if buf.Cap() > 4*int(w.cfg.ReadLimit) {
+			buf = bytes.Buffer{}
+		}
+	}
+}
+
+// drop closes conn, joins its reader and fails the calls written on it.
+func (w *WebSocket) drop(conn *wsConn, err error) {
+	conn.ws.CloseNow()
+	<-conn.joined
+	w.cfg.Lost(err)
+	if w.cfg.OnState != nil {
+		w.cfg.OnState(false)
+	}
+}
+
+// corkConn buffers writes while corked and sends them with one Write on
+// Uncork. Outside a cork it writes through (the handshake, control frames
+// the websocket library writes on its own).
+type corkConn struct {
+	net.Conn
+	mu     sync.Mutex
+	corked bool
+	buf    []byte
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// Cork starts buffering.
+func (c *corkConn) Cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+// Uncork writes what was buffered and stops buffering.
+func (c *corkConn) Uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.buf)
+	if cap(c.buf) > 1<<20 {
+		c.buf = nil
+	} else {
+		c.buf = c.buf[:0]
+	}
+	return err
+}

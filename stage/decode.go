@@ -1,0 +1,48 @@
+package stage
+
+import (
+	"github.com/ftnpipe/ccm/pipeline"
+)
+
+// Decoder turns response frames into call outcomes. Both the multiplexed
+// transports (through [Mux.Receive]) and HTTP use it, so a response means
+// the same thing whatever carried it.
+type Decoder struct {
+	codec pipeline.Codec
+}
+
+// NewDecoder returns a decoder for codec.
+func NewDecoder(codec pipeline.Codec) *Decoder { return &Decoder{codec: codec} }
+
+// Envelope decodes the response envelope in frame into rsp, leaving the
+// result undecoded. It does not retain frame.
+func (d *Decoder) Envelope(frame []byte, rsp *pipeline.Response) error {
+	return d.codec.DecodeResponse(frame, rsp)
+}
+
+// Finish completes c from c.Rsp: an "e" becomes a remote *pipeline.Error
+// with the peer's name and description; an "r" is decoded into c.Out when
+// the caller gave a target, or into a generic value (maps, slices, float64,
+// string, bool, nil) otherwise. A result that does not fit c.Out fails the
+// call with InvokerError naming the target type.
+func (d *Decoder) Finish(c *pipeline.Call) {
+	rsp := &c.Rsp
+	if rsp.E != "" {
+		c.Complete(nil, pipeline.RemoteError(rsp.E, rsp.EDesc))
+		return
+	}
+	if c.Out != nil {
+		if err := d.codec.DecodeValue(rsp.RawR, c.Out); err != nil {
+			c.Complete(nil, pipeline.Errorf(pipeline.InvokerError, "cannot decode the result of %s into %T: %v", c.Req.F, c.Out, err))
+			return
+		}
+		c.Complete(c.Out, nil)
+		return
+	}
+	var v any
+	if err := d.codec.DecodeValue(rsp.RawR, &v); err != nil {
+		c.Complete(nil, pipeline.Errorf(pipeline.CommError, "cannot decode the result of %s: %v", c.Req.F, err))
+		return
+	}
+	c.Complete(v, nil)
+}
