@@ -26,6 +26,8 @@ import (
 type CCM struct {
 	defaults config
 
+	closeOnce sync.Once
+
 	mu     sync.RWMutex
 	closed bool
 	names  map[string]*registration // main names and aliases
@@ -242,13 +244,15 @@ func (c *CCM) Unregister(name string) error {
 // every call in flight completes (CommError for those already sent,
 // ConnectError for those not yet sent). Later calls on any Iface of this
 // CCM and later registrations fail with InvokerError. It emits the close
-// event once. Close is safe to call more than once and returns nil.
+// event once. Close is safe to call more than once and concurrently; every
+// call returns once the first has finished. It returns nil.
 func (c *CCM) Close() error {
+	c.closeOnce.Do(c.close)
+	return nil
+}
+
+func (c *CCM) close() {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil
-	}
 	c.closed = true
 	var all []*Iface
 	for n, r := range c.names {
@@ -265,5 +269,4 @@ func (c *CCM) Close() error {
 	}
 	wg.Wait()
 	c.emit(Event{Kind: EventClose})
-	return nil
 }

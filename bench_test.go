@@ -1,0 +1,96 @@
+package ccm_test
+
+import (
+	"context"
+	"testing"
+
+	ccm "github.com/ftnpipe/ccm"
+	"github.com/ftnpipe/ccm/codec"
+	"github.com/ftnpipe/ccm/pipeline"
+	"github.com/ftnpipe/ccm/stage"
+)
+
+// BenchmarkPipelineInMemory is an end-to-end call through a real pipeline
+// (await, mux, sign, encode, one hop to a transmit stage, decode, complete)
+// whose "transport" answers in memory: the cost of ftnpipe itself, with no
+// socket.
+func BenchmarkPipelineInMemory(b *testing.B) {
+	dec := stage.NewDecoder(codec.JSON)
+	var p *pipeline.Pipeline
+	mux := stage.NewMux(dec, func(c *pipeline.Call, err error) { p.Fail(c, err) })
+	pw, _ := stage.ParsePassword("user:secret")
+	echo := pipeline.StageFunc(func(ctx context.Context, in <-chan *pipeline.Call, _ chan<- *pipeline.Call) error {
+		var req pipeline.Request
+		var buf []byte
+		for c := range in {
+			if err := codec.JSON.DecodeRequest(c.Frame, &req); err != nil {
+				c.Complete(nil, err)
+				continue
+			}
+			c.Sent.Store(true)
+			buf, _ = codec.JSON.AppendResponse(buf[:0], &pipeline.Response{R: req.P, Rid: req.Rid})
+			mux.Receive(buf)
+		}
+		return nil
+	})
+	p = pipeline.New([]pipeline.Step{
+		pipeline.T("await", stage.Await(stage.DefaultCallTimeout)),
+		pipeline.T("mux", mux.Assign),
+		pipeline.T("sign", stage.Sign(pw)),
+		pipeline.T("encode", stage.Encode(codec.JSON, stage.DefaultMaxMessageSize)),
+		pipeline.S("transmit", echo, 1),
+	}, pipeline.OnClose(mux.Close))
+	defer p.Close()
+	params := map[string]any{"msg": "0123456789abcdef"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c := pipeline.NewCall(context.Background(), "bench.echo:1.0:echo", params)
+			p.Submit(c)
+			if _, err := c.Wait(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkCall is a full call to a real executor on loopback in the same
+// process, over each transport, with 1 and many goroutines.
+func BenchmarkCall(b *testing.B) {
+	s := newService(b)
+	for _, scheme := range []string{"ws", "http"} {
+		url := s.srv.WSURL()
+		if scheme == "http" {
+			url = s.srv.HTTPURL()
+		}
+		c := ccm.New(ccm.MaxConns(64))
+		if err := c.Register(bg, "svc", "test.svc:1.0", url); err != nil {
+			b.Fatal(err)
+		}
+		it, _ := c.Iface("svc")
+		params := map[string]any{"msg": "0123456789abcdef"}
+		b.Run(scheme+"/seq", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := it.Call(bg, "echo", params); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(scheme+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := it.Call(bg, "echo", params); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		c.Close()
+	}
+}

@@ -1,0 +1,273 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ftnpipe/ccm/codec"
+	"github.com/ftnpipe/ccm/pipeline"
+)
+
+// Descriptions sent with executor-made errors. They are fixed texts: no
+// credentials, no error strings from handlers, no panic values.
+const (
+	descInternal   = "internal error"
+	descTimeout    = "request timed out"
+	descCancelled  = "request cancelled"
+	descAuthFailed = "authentication failed"
+	descNoAuth     = "authentication is not enabled"
+	descSecScheme  = "security scheme not supported"
+	descTooBig     = "response too big"
+	descEncode     = "result could not be encoded"
+)
+
+// responder receives the one encoded response of a request. respond is
+// called exactly once per request, possibly from a goroutine other than
+// the request's, and takes ownership of b (it returns it with putBuf).
+type responder interface {
+	respond(b *[]byte)
+}
+
+// serve runs one decoded request and hands its encoded response to out,
+// exactly once. With a request timeout, the timeout reply is sent by a
+// context.AfterFunc callback so that a handler that ignores its context
+// cannot hold the caller; serve still waits for the handler (and for the
+// callback) before it returns, so nothing outlives it.
+//
+// Cost per request: one context.WithTimeout, one context.AfterFunc and the
+// call struct; no goroutine unless the timeout fires.
+func (e *Executor) serve(parent context.Context, m *pipeline.Request, out responder) {
+	if e.timeout <= 0 {
+		out.respond(e.invoke(parent, m))
+		return
+	}
+	ctx, cancel := context.WithTimeout(parent, e.timeout)
+	c := &call{e: e, ctx: ctx, rid: m.Rid, out: out}
+	c.cb.Add(1)
+	stop := context.AfterFunc(ctx, c.expire)
+	b := e.invoke(ctx, m)
+	if stop() {
+		c.cb.Done()
+		if ctx.Err() != nil {
+			// Done, but the callback was not started yet: a context's Done
+			// channel closes before its AfterFuncs are scheduled. Once the
+			// context is done the answer is the expiry reply, whoever
+			// sends it.
+			putBuf(b)
+			b = c.expiredReply()
+		}
+		out.respond(b)
+	} else {
+		putBuf(b)
+		c.cb.Wait() // the expiry reply went (or is going) out instead
+	}
+	cancel()
+}
+
+// call carries what the timeout callback needs.
+type call struct {
+	e   *Executor
+	ctx context.Context
+	rid string
+	out responder
+	cb  sync.WaitGroup // held until the callback is known not to run, or ran
+}
+
+func (c *call) expire() {
+	defer c.cb.Done()
+	c.out.respond(c.expiredReply())
+}
+
+func (c *call) expiredReply() *[]byte {
+	desc := descCancelled
+	if errors.Is(c.ctx.Err(), context.DeadlineExceeded) {
+		desc = descTimeout
+	}
+	return c.e.encodeError(c.rid, pipeline.InternalError, desc)
+}
+
+// invoke authenticates, routes and runs one request and returns its
+// encoded response. A panic anywhere in it (handler, auth hook) becomes
+// InternalError.
+func (e *Executor) invoke(ctx context.Context, m *pipeline.Request) (b *[]byte) {
+	var req *Request
+	defer func() {
+		if p := recover(); p != nil {
+			e.report(req, fmt.Errorf("executor: panic: %v\n%s", p, debug.Stack()))
+			b = e.encodeError(m.Rid, pipeline.InternalError, descInternal)
+		}
+	}()
+
+	user, ferr := e.authenticate(ctx, m.Sec)
+	if ferr != nil {
+		return e.encodeError(m.Rid, ferr.Name, ferr.Desc)
+	}
+	iface, ver, fn, major, minor, ok := splitF(m.F)
+	if !ok {
+		return e.encodeError(m.Rid, pipeline.InvalidRequest, `"f" must be "iface:MAJOR.MINOR:func"`)
+	}
+	h, ferr := e.lookup(iface, major, minor, fn)
+	if ferr != nil {
+		return e.encodeError(m.Rid, ferr.Name, ferr.Desc)
+	}
+	req = &Request{Iface: iface, Version: ver, Func: fn, Params: m.P, User: user, Rid: m.Rid}
+	res, err := h(ctx, req)
+	if err != nil {
+		name, desc := e.errorOf(req, err)
+		return e.encodeError(m.Rid, name, desc)
+	}
+	rsp := pipeline.Response{R: res, Rid: m.Rid}
+	if res == nil {
+		rsp.RawR = emptyResult // no specs, so no void functions: always answer (package doc)
+	}
+	return e.encode(req, &rsp)
+}
+
+var emptyResult = []byte("{}")
+
+// errorOf maps a handler error to what goes on the wire.
+func (e *Executor) errorOf(req *Request, err error) (pipeline.ErrorName, string) {
+	var fe *pipeline.Error
+	if errors.As(err, &fe) {
+		switch fe.Name {
+		case "", pipeline.ConnectError, pipeline.CommError, pipeline.InvokerError, pipeline.Timeout:
+			// Invoker-side and internal names never travel from an
+			// Executor (WIRE.md §8.1): a nested call's failure is ours.
+		default:
+			return fe.Name, fe.Desc
+		}
+	}
+	e.report(req, err)
+	return pipeline.InternalError, descInternal
+}
+
+func (e *Executor) report(req *Request, err error) {
+	if e.errHook != nil {
+		e.errHook(req, err)
+	}
+}
+
+// authenticate checks the "sec" field (EXECUTOR.md §7 row 2).
+func (e *Executor) authenticate(ctx context.Context, sec string) (string, *pipeline.Error) {
+	if sec == "" {
+		return "", nil
+	}
+	if sec[0] == '-' { // -hmac:, -smac:, -mmac:, -internal
+		return "", pipeline.NewError(pipeline.SecurityError, descSecScheme)
+	}
+	if e.auth == nil {
+		return "", pipeline.NewError(pipeline.SecurityError, descNoAuth)
+	}
+	user, pass, ok := strings.Cut(sec, ":")
+	if !ok || user == "" || e.auth(ctx, user, pass) != nil {
+		return "", pipeline.NewError(pipeline.SecurityError, descAuthFailed)
+	}
+	return user, nil
+}
+
+// splitF splits "iface:MAJOR.MINOR:func" (EXECUTOR.md §7 row 3).
+func splitF(f string) (iface, ver, fn string, major, minor int, ok bool) {
+	iface, rest, ok1 := strings.Cut(f, ":")
+	ver, fn, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || iface == "" || fn == "" || strings.IndexByte(fn, ':') >= 0 {
+		return "", "", "", 0, 0, false
+	}
+	major, minor, ok = parseVersion(ver)
+	return iface, ver, fn, major, minor, ok
+}
+
+// lookup routes to a handler (EXECUTOR.md §7 rows 4-6).
+func (e *Executor) lookup(iface string, major, minor int, fn string) (Handler, *pipeline.Error) {
+	majors, ok := e.reg.Load().ifaces[iface]
+	if !ok {
+		return nil, pipeline.NewError(pipeline.UnknownInterface, "unknown interface "+iface)
+	}
+	im, ok := majors[major]
+	if !ok || minor > im.minor {
+		return nil, pipeline.NewError(pipeline.NotSupportedVersion,
+			"version "+strconv.Itoa(major)+"."+strconv.Itoa(minor)+" of "+iface+" is not supported")
+	}
+	h, ok := im.funcs[fn]
+	if !ok {
+		return nil, pipeline.NewError(pipeline.NotImplemented, "function "+fn+" is not implemented")
+	}
+	return h, nil
+}
+
+// encode encodes r with the JSON codec into a pooled buffer. A result that
+// cannot be encoded, or whose response exceeds the message limit, becomes
+// InternalError with the same rid.
+func (e *Executor) encode(req *Request, r *pipeline.Response) *[]byte {
+	b := getBuf()
+	out, err := codec.JSON.AppendResponse((*b)[:0], r)
+	switch {
+	case err != nil:
+		e.report(req, fmt.Errorf("executor: encoding the result: %w", err))
+		out, _ = codec.JSON.AppendResponse(out[:0], &pipeline.Response{E: pipeline.InternalError, EDesc: descEncode, Rid: r.Rid})
+	case len(out) > e.maxSize:
+		e.report(req, fmt.Errorf("executor: response of %d bytes exceeds the limit of %d", len(out), e.maxSize))
+		out, _ = codec.JSON.AppendResponse(out[:0], &pipeline.Response{E: pipeline.InternalError, EDesc: descTooBig, Rid: r.Rid})
+	}
+	*b = out
+	return b
+}
+
+// encodeError encodes an error response. It cannot fail: names and
+// descriptions are plain strings.
+func (e *Executor) encodeError(rid string, name pipeline.ErrorName, desc string) *[]byte {
+	b := getBuf()
+	*b, _ = codec.JSON.AppendResponse((*b)[:0], &pipeline.Response{E: name, EDesc: desc, Rid: rid})
+	return b
+}
+
+// decode detects the codec and decodes a request. On failure it returns
+// the rid it could still read from the message (so the caller can match
+// the error reply) and a description for InvalidRequest.
+func decode(b []byte, m *pipeline.Request) (rid, desc string, ok bool) {
+	c, err := codec.Detect(b)
+	if err != nil {
+		return "", "message coding not supported; use JSON", false
+	}
+	if err := c.DecodeRequest(b, m); err != nil {
+		return salvageRid(b), "malformed request: " + err.Error(), false
+	}
+	return "", "", true
+}
+
+// salvageRid reads a string "rid" from a JSON message that is not a valid
+// request. It returns "" when there is none.
+func salvageRid(b []byte) string {
+	var v struct {
+		Rid any `json:"rid"`
+	}
+	if json.Unmarshal(b, &v) != nil {
+		return ""
+	}
+	s, _ := v.Rid.(string)
+	return s
+}
+
+// Buffers for messages, pooled with a size cap so one huge message does not
+// pin memory.
+const (
+	minBuf    = 512
+	maxPooled = 64<<10 + 1
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, minBuf); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > maxPooled {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}

@@ -1,0 +1,112 @@
+// Package executor is a minimal FutoIn Executor (FTN6): it hosts Go
+// functions under "iface:MAJOR.MINOR:func" and answers FutoIn requests over
+// HTTP POST and WebSocket on the same endpoint.
+//
+//	ex := executor.New(executor.WithAuth(check))
+//	err := ex.Register("com.example.calc:1.2", map[string]executor.Handler{
+//		"add": func(ctx context.Context, req *executor.Request) (any, error) {
+//			a, _ := req.Params["a"].(float64)
+//			b, _ := req.Params["b"].(float64)
+//			return map[string]any{"sum": a + b}, nil
+//		},
+//	})
+//	srv, err := ex.Listen("")   // 127.0.0.1, free port
+//	defer srv.Close()
+//	// POST to srv.HTTPURL() or dial srv.WSURL()
+//
+// It knows no interface specs yet: parameters and results are not checked,
+// there are no defaults, no "throws" lists, no constraints (AllowAnonymous,
+// SecureChannel, ...), no MAC, no URL-mapped GET or raw upload/download.
+//
+// # Wire behaviour
+//
+// Requests go through the checks of spec EXECUTOR.md §7 in this order:
+// size, decoding, "sec", "f", interface, version, function. Decisions where
+// the spec leaves room or the reference implementation (RI) differs:
+//
+//   - Sizes: requests and responses are limited to 64 KiB
+//     ([WithMaxMessageSize]). At most limit+1 bytes of a body are read; a
+//     bigger HTTP body is answered InvalidRequest (never a dropped socket,
+//     unlike the RI). On WebSocket a message up to 4× the limit is read,
+//     discarded and answered InvalidRequest without rid (its rid is not
+//     known); a bigger one makes coder/websocket close the connection with
+//     status 1009 "message too big". A response over the limit becomes
+//     InternalError "response too big" with the request's rid.
+//   - Coding: the codec is detected from the first bytes ([codec.Detect]);
+//     only JSON is supported, so an MPCK or CBOR message gets a JSON-coded
+//     InvalidRequest (WIRE.md §10.1). The HTTP Content-Type of a request
+//     is not checked (the RI does not either); the reply is HTTP 200 with
+//     application/futoin+json, or application/vnd.futoin+json when the
+//     request's Content-Type or Accept used the vnd form. Any method other
+//     than POST (and a WebSocket GET) gets 405.
+//   - Malformed messages: InvalidRequest, with the rid when one could
+//     still be read from the message, else without.
+//   - WebSocket rid: a request without rid is answered InvalidRequest
+//     without rid (the RI ignores it); a rid not starting with "C" is
+//     answered InvalidRequest with that rid; a message whose rid starts
+//     with "S" is a response to a server-initiated call (none are made
+//     yet): it is dropped and counted in [Stats].DroppedResponses.
+//     Responses are binary frames; text and binary frames are accepted.
+//   - Routing: an unknown interface gives UnknownInterface; a known one
+//     without the major, or with a smaller minor than asked, gives
+//     NotSupportedVersion (minors compare as numbers: 1.10 serves 1.9, the
+//     RI compares strings); a bad "f" (not three parts, version not
+//     MAJOR.MINOR) gives InvalidRequest.
+//   - Unknown function: NotImplemented. The RI answers InvalidRequest
+//     ("Unknown interface function"); FTN3 defines NotImplemented as "the
+//     Executor does not implement the function", which is exactly this
+//     case, and it lets a caller tell a missing function from bad data.
+//   - Anonymous callers see the same errors as authenticated ones (the
+//     RI hides NotSupportedVersion/unknown functions from anonymous callers
+//     behind UnknownInterface, which needs AllowAnonymous from a spec).
+//   - Credentials: "sec" = "user:password", split at the first ':', goes to
+//     the [WithAuth] check; any failure is SecurityError "authentication
+//     failed", the same text whichever part was wrong, and the request
+//     never reaches its handler. Without WithAuth, credentials get
+//     SecurityError "authentication is not enabled" (the RI says
+//     NotImplemented). "sec" values starting with '-' (-hmac:, -smac:,
+//     -mmac:, -internal) get SecurityError: MAC and internal channels are
+//     not supported yet. "obf" is ignored. Secrets never appear in
+//     responses or in [WithErrorHook] reports.
+//   - Results: a handler's result is sent as "r". Without specs there is
+//     no way to know that a function is void, so every request is
+//     answered, with or without "forcersp", and a nil result is sent as
+//     "r":{} (what the RI sends for a void function called with forcersp).
+//   - Errors: a *pipeline.Error returned by a handler is sent as its Name
+//     and Desc: the standard Executor-side names and custom names alike
+//     (with no spec there is no "throws" to check custom names against).
+//     The Invoker-side names (ConnectError, CommError, InvokerError) and
+//     Timeout, which must not travel from an Executor, become
+//     InternalError, as does any other error and any panic (recovered; the
+//     server keeps serving). InternalError made here carries a fixed
+//     description ("internal error"), never the error text or panic value;
+//     use [WithErrorHook] to see those.
+//   - Timeout: 5 s per request by default ([WithRequestTimeout]); on expiry
+//     the handler's context is cancelled and the caller gets InternalError
+//     "request timed out" with its rid right away, in the request's codec,
+//     on both transports (the RI sends a bare InternalError over HTTP).
+//
+// # Concurrency and cost
+//
+// Everything exported is safe for concurrent use. Each WebSocket
+// connection has one read loop that starts a goroutine per request, so
+// calls on one connection run concurrently and are answered as they
+// complete, each with its rid. Responses go into a per-connection queue;
+// one writer goroutine takes the whole queue each time it wakes and writes
+// it, so handlers never wait on the socket or on each other
+// (coder/websocket still writes and flushes one frame per message). A
+// request costs one goroutine on WebSocket (two on HTTP), one
+// context.WithTimeout and one context.AfterFunc, and pooled encode
+// buffers; the registry is read without locks.
+//
+// # Who closes what
+//
+// [Server.Close] closes what its [Executor.Listen] started; [Executor.Close]
+// closes every Server of the Executor and the WebSocket connections
+// accepted through [Executor.ServeHTTP]. Both cancel the contexts of
+// running handlers and wait for them and for every goroutine they own, so
+// a handler must honour its context. The Executor closes connections; a
+// handler never closes anything it did not open. An http.Server that
+// mounts ServeHTTP is the caller's to close; call Executor.Close as well to
+// end the hijacked WebSocket connections, which http.Server does not track.
+package executor

@@ -1,0 +1,229 @@
+package executor
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/coder/websocket"
+
+	"github.com/ftnpipe/ccm/codec"
+	"github.com/ftnpipe/ccm/pipeline"
+)
+
+// ServeHTTP serves the Executor on whatever path it is mounted at: a POST
+// carries one whole FutoIn message and gets the response in the body
+// (always HTTP 200 with a FutoIn content type); a GET with a WebSocket
+// upgrade becomes a multiplexed FutoIn channel that lives until the peer
+// closes it or [Executor.Close] runs; any other request gets 405.
+// ServeHTTP is safe for concurrent use.
+func (e *Executor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.base.ServeHTTP(w, r)
+}
+
+// scope owns the connections and goroutines of one way of serving: the
+// Executor's own ServeHTTP, or one Server. close cancels its context,
+// closes its WebSocket connections and waits for everything it started.
+type scope struct {
+	e      *Executor
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.RWMutex
+	closed bool
+	conns  map[*websocket.Conn]struct{}
+	wg     sync.WaitGroup // ServeHTTP calls and the handler goroutines they start
+}
+
+func newScope(e *Executor) *scope {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &scope{e: e, ctx: ctx, cancel: cancel, conns: map[*websocket.Conn]struct{}{}}
+}
+
+// enter registers one running ServeHTTP; false once the scope is closed.
+func (s *scope) enter() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *scope) addConn(c *websocket.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *scope) removeConn(c *websocket.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *scope) close() {
+	s.mu.Lock()
+	first := !s.closed
+	s.closed = true
+	conns := make([]*websocket.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	if first {
+		s.cancel()
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Go(func() { _ = c.Close(websocket.StatusGoingAway, "executor closing") })
+		}
+		wg.Wait()
+	}
+	s.wg.Wait()
+}
+
+func (s *scope) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		http.Error(w, "FutoIn executor is closed", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
+	switch {
+	case isWebSocketUpgrade(r):
+		s.serveWS(w, r)
+	case r.Method == http.MethodPost:
+		s.servePost(w, r)
+	default:
+		w.Header().Set("Allow", "POST, GET")
+		http.Error(w, "FutoIn executor: POST a FutoIn message, or open a WebSocket (GET with Upgrade: websocket)",
+			http.StatusMethodNotAllowed)
+	}
+}
+
+// servePost answers one message POST (HTTP.md §2 case 1, §4, §5).
+func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
+	e := s.e
+	ctype := contentTypeJSON
+	if wantsVnd(r.Header) {
+		ctype = contentTypeVndJSON
+	}
+
+	b := getBuf()
+	buf, tooBig, err := readMessage(r.Body, (*b)[:0], e.maxSize)
+	*b = buf
+	if err != nil || tooBig {
+		putBuf(b)
+		desc := "could not read the request body"
+		if tooBig {
+			desc = tooBigDesc(e.maxSize)
+		}
+		writeHTTP(w, ctype, e.encodeError("", pipeline.InvalidRequest, desc))
+		return
+	}
+	var m pipeline.Request
+	rid, desc, ok := decode(*b, &m)
+	putBuf(b)
+	if !ok {
+		writeHTTP(w, ctype, e.encodeError(rid, pipeline.InvalidRequest, desc))
+		return
+	}
+
+	// The handler's context ends when the client goes away, when we have
+	// answered (net/http cancels r.Context then), or when the scope closes.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+
+	out := make(httpOut, 1)
+	if e.timeout > 0 {
+		// The handler runs apart so that an expired request is answered
+		// while its handler is still running; the scope waits for it.
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			e.serve(ctx, &m, out)
+		}()
+	} else {
+		e.serve(ctx, &m, out)
+	}
+	writeHTTP(w, ctype, <-out)
+}
+
+// httpOut passes the one response of a POST back to ServeHTTP.
+type httpOut chan *[]byte
+
+func (o httpOut) respond(b *[]byte) { o <- b } // buffered 1, one send per request
+
+var (
+	contentTypeJSON    = []string{codec.ContentTypeJSON}
+	contentTypeVndJSON = []string{codec.ContentTypeVndJSON}
+)
+
+func writeHTTP(w http.ResponseWriter, ctype []string, b *[]byte) {
+	h := w.Header()
+	h["Content-Type"] = ctype // shared, read-only
+	h.Set("Content-Length", strconv.Itoa(len(*b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(*b)
+	putBuf(b)
+}
+
+// wantsVnd reports whether Content-Type or Accept uses the IANA "vnd."
+// form, which the response then mirrors (HTTP.md §5).
+func wantsVnd(h http.Header) bool {
+	for _, k := range [...]string{"Content-Type", "Accept"} {
+		for _, v := range h[k] {
+			if strings.Contains(strings.ToLower(v), "application/vnd.futoin+") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	for _, v := range r.Header.Values("Upgrade") {
+		if strings.Contains(strings.ToLower(v), "websocket") {
+			return true
+		}
+	}
+	return false
+}
+
+func tooBigDesc(max int) string {
+	return "message too big: the limit is " + strconv.Itoa(max) + " bytes"
+}
+
+// readMessage appends what r yields to buf until EOF, or until it has read
+// more than max bytes (then tooBig, with max+1 bytes read). The buffer
+// grows with the bytes that actually arrive, never from a declared size.
+func readMessage(r io.Reader, buf []byte, max int) (_ []byte, tooBig bool, _ error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		end := min(cap(buf), max+1)
+		n, err := r.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+n]
+		switch {
+		case len(buf) > max:
+			return buf, true, nil
+		case err == io.EOF:
+			return buf, false, nil
+		case err != nil:
+			return buf, false, err
+		}
+	}
+}
