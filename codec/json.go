@@ -1,7 +1,6 @@
 package codec
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,81 +105,153 @@ func (jsonCodec) AppendResponse(dst []byte, r *pipeline.Response) ([]byte, error
 	return append(dst, '}'), nil
 }
 
-type jsonResponse struct {
-	R     json.RawMessage `json:"r"`
-	E     string          `json:"e"`
-	EDesc string          `json:"edesc"`
-	Rid   string          `json:"rid"`
-	Sec   json.RawMessage `json:"sec"`
-}
-
 func (jsonCodec) DecodeResponse(b []byte, r *pipeline.Response) error {
-	if len(b) == 0 || b[0] != '{' {
-		return errors.New("not a JSON object")
-	}
-	var m jsonResponse
-	if err := json.Unmarshal(b, &m); err != nil {
+	*r = pipeline.Response{}
+	p := parser{b: b}
+	err := p.members(func(key string) error {
+		var err error
+		switch key {
+		case "r":
+			r.RawR, err = p.skip()
+			r.HasR = err == nil
+		case "e":
+			var e string
+			e, err = p.optString()
+			r.E = pipeline.ErrorName(e)
+		case "edesc":
+			r.EDesc, err = p.optString()
+		case "rid":
+			r.Rid, err = p.optString()
+		case "sec":
+			r.Sec, err = p.anyString()
+		default:
+			_, err = p.skip()
+		}
+		return err
+	})
+	if err != nil {
+		*r = pipeline.Response{}
 		return err
 	}
-	*r = pipeline.Response{E: pipeline.ErrorName(m.E), EDesc: m.EDesc, Rid: m.Rid}
-	if len(m.R) > 0 {
-		r.RawR, r.HasR = m.R, true
-	}
-	r.Sec = rawString(m.Sec)
 	if r.E == "" && !r.HasR {
 		return errors.New(`response has neither "r" nor "e"`)
 	}
 	return nil
 }
 
-type jsonRequest struct {
-	F        *string         `json:"f"`
-	P        map[string]any  `json:"p"`
-	Rid      string          `json:"rid"`
-	ForceRsp bool            `json:"forcersp"`
-	Sec      json.RawMessage `json:"sec"`
-	Obf      map[string]any  `json:"obf"`
-}
-
 // DecodeRequest decodes a request and checks its shape: a JSON object with
 // a string "f", an object "p" and no keys beyond the FTN3 request schema.
 func (jsonCodec) DecodeRequest(b []byte, r *pipeline.Request) error {
-	if len(b) == 0 || b[0] != '{' {
-		return errors.New("not a JSON object")
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	var m jsonRequest
-	if err := d.Decode(&m); err != nil {
+	*r = pipeline.Request{}
+	p := parser{b: b}
+	var hasF bool
+	err := p.members(func(key string) error {
+		var err error
+		var v any
+		switch key {
+		case "f":
+			if p.peek() == 'n' {
+				return p.literal("null")
+			}
+			r.F, err = p.optString()
+			hasF = err == nil
+		case "p":
+			if p.peek() != '{' {
+				if p.peek() == 'n' {
+					r.P = nil
+					return p.literal("null")
+				}
+				return errors.New(`"p" is not an object`)
+			}
+			if v, err = p.value(); err == nil {
+				r.P = v.(map[string]any)
+			}
+		case "rid":
+			r.Rid, err = p.optString()
+		case "forcersp":
+			switch p.peek() {
+			case 't':
+				r.ForceRsp, err = true, p.literal("true")
+			case 'f':
+				r.ForceRsp, err = false, p.literal("false")
+			case 'n':
+				err = p.literal("null")
+			default:
+				err = errors.New(`"forcersp" is not a boolean`)
+			}
+		case "sec":
+			r.Sec, err = p.anyString()
+		case "obf":
+			switch p.peek() {
+			case '{':
+				if v, err = p.value(); err == nil {
+					r.Obf = v.(map[string]any)
+				}
+			case 'n':
+				err = p.literal("null")
+			default:
+				err = errors.New(`"obf" is not an object`)
+			}
+		default:
+			return fmt.Errorf("unknown request field %q", key)
+		}
+		return err
+	})
+	if err != nil {
+		*r = pipeline.Request{}
 		return err
 	}
-	if d.More() {
-		return errors.New("trailing data after the message")
-	}
-	if m.F == nil {
+	if !hasF {
+		*r = pipeline.Request{}
 		return errors.New(`missing "f"`)
 	}
-	if m.P == nil {
+	if r.P == nil {
+		*r = pipeline.Request{}
 		return errors.New(`missing or null "p"`)
 	}
-	*r = pipeline.Request{F: *m.F, P: m.P, Rid: m.Rid, ForceRsp: m.ForceRsp, Sec: rawString(m.Sec), Obf: m.Obf}
 	return nil
 }
 
-func (jsonCodec) DecodeValue(raw []byte, v any) error { return json.Unmarshal(raw, v) }
+// DecodeValue decodes a raw value. A *any target takes the fast parser;
+// any other target goes through encoding/json (struct tags apply).
+func (jsonCodec) DecodeValue(raw []byte, v any) error {
+	if pv, ok := v.(*any); ok {
+		val, err := parseValue(raw)
+		if err != nil {
+			return err
+		}
+		*pv = val
+		return nil
+	}
+	return json.Unmarshal(raw, v)
+}
 
-// rawString returns the string a raw JSON value holds, or "" when it is
-// absent or of another type (a non-string "sec" counts as no credentials,
-// as the reference executor does).
-func rawString(raw json.RawMessage) string {
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
+func (p *parser) peek() byte {
+	if p.i < len(p.b) {
+		return p.b[p.i]
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
+	return 0
+}
+
+// optString reads a string or null ("" for null).
+func (p *parser) optString() (string, error) {
+	switch p.peek() {
+	case '"':
+		return p.string()
+	case 'n':
+		return "", p.literal("null")
 	}
-	return s
+	return "", errors.New("expected a string")
+}
+
+// anyString reads any value and returns it if it is a string: a "sec" of
+// another type counts as no credentials, as in the reference executor.
+func (p *parser) anyString() (string, error) {
+	if p.peek() == '"' {
+		return p.string()
+	}
+	_, err := p.skip()
+	return "", err
 }
 
 // appendValue appends the JSON form of v. Common decoded-JSON shapes are
