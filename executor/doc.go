@@ -89,15 +89,23 @@
 // # Concurrency and cost
 //
 // Everything exported is safe for concurrent use. Each WebSocket
-// connection has one read loop that starts a goroutine per request, so
-// calls on one connection run concurrently and are answered as they
-// complete, each with its rid. Responses go into a per-connection queue;
-// one writer goroutine takes the whole queue each time it wakes and writes
-// it, so handlers never wait on the socket or on each other
-// (coder/websocket still writes and flushes one frame per message). A
-// request costs one goroutine on WebSocket (two on HTTP), one
-// context.WithTimeout and one context.AfterFunc, and pooled encode
-// buffers; the registry is read without locks.
+// connection has one read loop that hands every message to a worker
+// goroutine (a new one, or one left idle by an earlier request: up to 64
+// are kept, which spares a fresh stack per request), so calls on one
+// connection run concurrently and are answered as they complete, each with
+// its rid. Responses go into a per-connection queue; one writer goroutine
+// takes the whole queue each time it wakes and writes it as one binary
+// message per response. coder/websocket flushes the socket after every
+// message, so the Executor hands it a wrapped socket that collects the
+// frames of one batch (up to 64 KiB) and writes them with one system call;
+// handlers never wait on the socket or on each other. The registry is read
+// without locks. Per request the Executor adds one context.WithTimeout,
+// one context.AfterFunc and pooled, size-capped encode buffers; HTTP adds a
+// goroutine per request so that an expired request is answered while its
+// handler still runs.
+//
+// WebSocket upgrades go through coder/websocket's Accept with its default
+// origin check: browsers on another origin are refused (403).
 //
 // # Who closes what
 //
@@ -105,7 +113,10 @@
 // closes every Server of the Executor and the WebSocket connections
 // accepted through [Executor.ServeHTTP]. Both cancel the contexts of
 // running handlers and wait for them and for every goroutine they own, so
-// a handler must honour its context. The Executor closes connections; a
+// a handler must honour its context. WebSocket connections are closed with
+// status 1001 "executor closing" and a close handshake, which waits up to
+// 5 s (coder/websocket's bound) for a peer that does not read; connections
+// are closed in parallel. The Executor closes connections; a
 // handler never closes anything it did not open. An http.Server that
 // mounts ServeHTTP is the caller's to close; call Executor.Close as well to
 // end the hijacked WebSocket connections, which http.Server does not track.

@@ -67,7 +67,9 @@ func (s *Server) WSURL() string { return "ws://" + s.ln.Addr().String() + "/" }
 // WebSocket connection (close status 1001, "executor closing"; calls in
 // flight on it get no answer or InternalError "request cancelled"), and
 // waits for every handler and goroutine of this Server to return. A
-// handler that ignores its context delays Close until it returns. Close is
+// handler that ignores its context delays Close until it returns, and a
+// WebSocket peer that does not answer the close frame delays it up to 5 s
+// (all connections are closed in parallel). Close is
 // idempotent; later and concurrent calls wait for the first and return
 // its result.
 func (s *Server) Close() error {

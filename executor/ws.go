@@ -37,6 +37,7 @@ type wsConn struct {
 	ctx    context.Context // parent of every request's context
 	cancel context.CancelFunc
 
+	batch    *batchConn     // nil when the socket could not be wrapped
 	handlers sync.WaitGroup // workers
 	work     chan *[]byte   // unbuffered: a send succeeds only to an idle worker
 	idle     atomic.Int32   // workers waiting on work
@@ -49,6 +50,7 @@ type wsConn struct {
 }
 
 func (s *scope) serveWS(w http.ResponseWriter, r *http.Request) {
+	w = newBatchWriter(w)
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return // Accept has answered the request
@@ -65,6 +67,7 @@ func (s *scope) serveWS(w http.ResponseWriter, r *http.Request) {
 		conn:   conn,
 		ctx:    ctx,
 		cancel: cancel,
+		batch:  batcher(w),
 		work:   make(chan *[]byte),
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
@@ -85,7 +88,7 @@ func (c *wsConn) run() {
 }
 
 // readLoop reads messages until the connection fails or closes. It hands
-// each message to its own goroutine, so calls of one connection run
+// each message to a worker of its own, so calls of one connection run
 // concurrently and are answered in completion order.
 func (c *wsConn) readLoop() {
 	max := c.e.maxSize
@@ -200,9 +203,9 @@ func (c *wsConn) closeWriter() {
 }
 
 // writeLoop is the connection's only writer. Each time it wakes it takes
-// the whole queue and writes it out, one binary message per response
-// (coder/websocket flushes each message); callers never wait on the socket
-// or on each other.
+// the whole queue and writes it out, one binary message per response,
+// collected by the batchConn into one socket write; callers never wait on
+// the socket or on each other.
 func (c *wsConn) writeLoop() {
 	defer close(c.done)
 	watchdog := time.AfterFunc(time.Hour, func() { _ = c.conn.CloseNow() })
@@ -219,6 +222,9 @@ func (c *wsConn) writeLoop() {
 
 		if !failed && len(batch) > 0 {
 			watchdog.Reset(wsWriteTimeout)
+			if c.batch != nil {
+				c.batch.begin()
+			}
 		}
 		for i, b := range batch {
 			if !failed && c.conn.Write(context.Background(), websocket.MessageBinary, *b) != nil {
@@ -226,6 +232,9 @@ func (c *wsConn) writeLoop() {
 			}
 			putBuf(b)
 			batch[i] = nil
+		}
+		if c.batch != nil && len(batch) > 0 && c.batch.flush() != nil {
+			failed = true
 		}
 		watchdog.Stop()
 

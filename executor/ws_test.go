@@ -210,9 +210,19 @@ func TestServerClose(t *testing.T) {
 	is.NoErr(err)
 
 	conns := []*websocket.Conn{dial(t, srv.WSURL()), dial(t, srv.WSURL())}
-	for i := range n {
+	for i := range n - 1 {
 		send(t, conns[i%2], `{"f":"test.svc:1.0:wait","p":{},"rid":"C`+strconv.Itoa(i+1)+`"}`)
 	}
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	posted := make(chan struct{})
+	go func() { // one call over HTTP too
+		defer close(posted)
+		rsp, err := client.Post(srv.HTTPURL(), "application/futoin+json", strings.NewReader(`{"f":"test.svc:1.0:wait","p":{}}`))
+		if err == nil {
+			rsp.Body.Close()
+		}
+	}()
 	for range n {
 		<-started
 	}
@@ -230,6 +240,7 @@ func TestServerClose(t *testing.T) {
 
 	is.NoErr(srv.Close())
 	is.Equal(len(cancelled), n) // every handler was cancelled and joined
+	<-posted
 	for range conns {
 		err := <-errs
 		is.True(err != nil)
@@ -240,8 +251,6 @@ func TestServerClose(t *testing.T) {
 	}
 	is.NoErr(srv.Close()) // idempotent
 
-	client := &http.Client{}
-	defer client.CloseIdleConnections()
 	_, err = client.Post(srv.HTTPURL(), "application/futoin+json", strings.NewReader(`{}`))
 	is.True(err != nil) // no longer listening
 
@@ -249,4 +258,42 @@ func TestServerClose(t *testing.T) {
 	is.Equal(r.Msg["e"], "NotImplemented") // the other Server still serves
 	is.NoErr(ex.Close())
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// TestWSBatchLarge answers many concurrent big responses (batches larger
+// than the batch buffer) while the client pings, and checks every byte.
+func TestWSBatchLarge(t *testing.T) {
+	is := is.New(t)
+	_, srv := start(t, executor.WithMaxMessageSize(32<<10))
+	c := dial(t, srv.WSURL())
+	const n = 40
+	for i := range n {
+		send(t, c, `{"f":"test.svc:1.0:big","p":{"n":`+strconv.Itoa(20000+i)+`},"rid":"C`+strconv.Itoa(i)+`"}`)
+	}
+	pinged := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		pinged <- c.Ping(ctx) // answered by the server's read loop, between batches
+	}()
+	seen := map[string]bool{}
+	for range n {
+		m, _ := recv(t, c)
+		rid := m["rid"].(string)
+		i, err := strconv.Atoi(rid[1:])
+		is.NoErr(err)
+		is.Equal(m["r"], strings.Repeat("x", 20000+i))
+		seen[rid] = true
+	}
+	is.Equal(len(seen), n)
+	for { // the client handles the pong while reading: keep reading until it came
+		select {
+		case err := <-pinged:
+			is.NoErr(err) // ping
+			return
+		default:
+			m := call(t, c, `{"f":"test.svc:1.0:scalar","p":{},"rid":"C999"}`)
+			is.Equal(m["r"], 3.0)
+		}
+	}
 }

@@ -1,0 +1,75 @@
+// Package ccm is ftnpipe: a FutoIn Invoker for Go, the Connection and
+// Credentials Manager (CCM) of the FutoIn specs (FTN7), built as a channel
+// pipeline.
+//
+// A program registers named endpoints once (interface, version, URL,
+// credentials, limits) and then calls their functions like local ones; the
+// CCM does the coding, the credentials, the multiplexing, the timeouts and
+// the retries:
+//
+//	c := ccm.New()
+//	defer c.Close()
+//	err := c.Register(ctx, "calc", "example.calc:1.0", "wss://calc.example.com/ftn",
+//		ccm.Credentials("svc:secret"))
+//	calc, err := c.Iface("calc")
+//	res, err := calc.Call(ctx, "add", map[string]any{"a": 1, "b": 2})
+//
+// # How a call flows
+//
+// Each endpoint has its own pipeline, started on its first call:
+//
+//	Call ─► await ─► mux (rid) ─► sign ─► encode ─► transmit (ws │ http)
+//	                                                     │
+//	caller ◄─ complete ◄─ retry? ◄─ decode ◄─ mux: match rid ◄─┘
+//
+// await, mux, sign and encode are transforms fused into the caller's own
+// goroutine; the transmit stage is the one goroutine boundary on the way
+// out (it batches what queues up behind a busy socket). A response is
+// decoded on the connection's reader and completes the call, which wakes
+// the caller. Nothing starts a goroutine per call: deadlines are runtime
+// timers and context.AfterFunc registrations.
+//
+// # Guarantees
+//
+// Every call completes exactly once, with a result or an [*Error], whatever
+// happens: a response, a deadline, a cancelled context, a lost connection,
+// Unregister or Close. Which error a call gets:
+//
+//   - a name the peer sent (Remote set): the peer's answer;
+//   - ConnectError: the connection could not be made, nothing was sent;
+//   - CommError: sent, but the connection was lost or the reply was not a
+//     FutoIn message (HTTP status, content type, size and syntax are
+//     checked: an HTML error page is never a result);
+//   - Timeout: the call's deadline (its context's, or the call timeout of 30
+//     s by default) passed, or its context was cancelled (then
+//     errors.Is(err, context.Canceled) holds too);
+//   - InvokerError: a bad call or registration, or a closed CCM.
+//
+// ConnectError and CommError are retried once by default ([RetryCount]),
+// after an exponential backoff with jitter, never past the deadline.
+//
+// # Choices where the spec leaves room
+//
+//   - This is the SimpleCCM: no interface specs, "forcersp" on every request,
+//     results as decoded values. Results are float64 for numbers, as in
+//     JavaScript; [Iface.CallInto] decodes into a struct instead.
+//   - Request ids are "C1", "C2", … from a counter per endpoint that does not
+//     restart when a WebSocket reconnects, so a rid is never reused on any of
+//     the endpoint's connections (WIRE.md §4 only asks that they increase).
+//   - Credentials "user:password" are split at the first ':' and travel in the
+//     "sec" field of the message, never in a URL; a URL with user info is
+//     refused at Register. (The reference executor refuses passwords that
+//     contain ':'.)
+//   - Minor versions compare as numbers in AssertIface: 1.10 satisfies 1.9.
+//   - Unregistering an alias removes just that alias, for good.
+//   - Events are delivered synchronously to [CCM.Subscribe] callbacks, after
+//     the change and outside any lock.
+//   - A WebSocket connection that fails to open fails the calls waiting for
+//     it with ConnectError at once; the next call dials again.
+//
+// # Not yet
+//
+// MAC signing (-hmac, -smac), limit zones, tcp/unix/in-process transports,
+// MessagePack and CBOR, interface specs and the AdvancedCCM, AsyncSteps and
+// the channel API are later releases; see the README for the status.
+package ccm
