@@ -69,15 +69,15 @@ func TestCorkConn(t *testing.T) {
 func TestIsFutoInType(t *testing.T) {
 	is := is.New(t)
 	for ct, want := range map[string]bool{
-		"application/futoin+json":                    true,
-		"application/vnd.futoin+json":                true,
-		"application/futoin+json; charset=utf-8":     true,
-		"Application/Futoin+Msgpack":                 true,
-		"application/json":                           false,
-		"text/html":                                  false,
-		"":                                           false,
-		"application/octet-stream":                   false,
-		"application/futoin":                         false,
+		"application/futoin+json":                true,
+		"application/vnd.futoin+json":            true,
+		"application/futoin+json; charset=utf-8": true,
+		"Application/Futoin+Msgpack":             true,
+		"application/json":                       false,
+		"text/html":                              false,
+		"":                                       false,
+		"application/octet-stream":               false,
+		"application/futoin":                     false,
 		"application/vnd.futoin+cbor; q=1; x=\"y z\"": true,
 	} {
 		is.Equal(sink.IsFutoInType(ct), want) // content type
