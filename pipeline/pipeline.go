@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/sourcegraph/conc"
@@ -218,13 +217,23 @@ func (p *Pipeline) runSegment(sg segment, in <-chan *Call, out chan *Call) {
 	for w := 0; w < sg.workers; w++ {
 		p.wg.Go(func() {
 			defer swg.Done()
-			err := sg.stage.Run(p.ctx, in, out)
+			err, panicked := runStage(p.ctx, sg.stage, in, out)
 			if err != nil {
-				p.setErr(errors.Join(Errorf(InvokerError, "stage %s: %v", sg.name, err)))
+				p.setErr(Errorf(InvokerError, "stage %s: %v", sg.name, err))
 			}
 			// Whatever still arrives has nobody to carry it on.
+			stopped := NewError(ConnectError, "stage "+sg.name+" stopped")
+			if panicked != nil {
+				stopped = Errorf(InvokerError, "stage %s panicked: %v", sg.name, panicked)
+			}
 			for c := range in {
-				p.Fail(c, NewError(ConnectError, "stage "+sg.name+" stopped"))
+				c.Complete(nil, stopped)
+			}
+			if panicked != nil {
+				// Carried to Close by the wait group: a crash is not hidden,
+				// but it waits until the pipeline has failed every call it
+				// still had.
+				panic(panicked)
 			}
 		})
 	}
@@ -232,6 +241,17 @@ func (p *Pipeline) runSegment(sg segment, in <-chan *Call, out chan *Call) {
 		swg.Wait()
 		close(out)
 	})
+}
+
+// runStage runs a stage, turning a panic into a value so that the worker
+// can still fail the calls that keep arriving before it re-panics.
+func runStage(ctx context.Context, st Stage, in <-chan *Call, out chan<- *Call) (err error, panicked any) {
+	defer func() {
+		if r := recover(); r != nil {
+			panicked = r
+		}
+	}()
+	return st.Run(ctx, in, out), nil
 }
 
 func (p *Pipeline) setErr(err error) {
@@ -326,6 +346,12 @@ func (p *Pipeline) Context() context.Context { return p.ctx }
 // every call it was ever given. Later Submits complete at once with
 // ConnectError. Close is safe to call more than once; it returns the first
 // error a stage returned.
+//
+// A stage that panics does not take the process down at once: its worker
+// fails every call still reaching the stage with InvokerError, and Close
+// re-panics with the value (sourcegraph/conc carries it), so the crash is
+// reported once the pipeline has completed what it could. Calls the stage
+// held when it panicked complete by their deadlines or at Close.
 func (p *Pipeline) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.closing)
