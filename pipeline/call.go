@@ -37,6 +37,8 @@ type Call struct {
 	Deadline time.Time
 	// Frame is the encoded request (set by the encode transform).
 	Frame []byte
+	// frame is the pooled buffer behind Frame, if any.
+	frame *[]byte
 	// Attempt counts transmissions so far, starting at 0.
 	Attempt int
 	// Sent reports whether the current attempt's frame was (or may have
@@ -147,3 +149,34 @@ func (c *Call) Wait() (any, error) {
 	<-c.done
 	return c.result, c.err
 }
+
+// framePool recycles frame buffers. Buffers that grew past 64 KiB are
+// dropped rather than kept.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// FrameBuf returns an empty buffer to encode the request into: the call's
+// own frame memory, or a pooled buffer when it has none. Assign the encoded
+// result to c.Frame.
+func (c *Call) FrameBuf() []byte {
+	if cap(c.Frame) > 0 {
+		return c.Frame[:0]
+	}
+	c.frame = framePool.Get().(*[]byte)
+	return (*c.frame)[:0]
+}
+
+// ReleaseFrame gives the frame's memory back to the pool. Only the owner
+// may call it, once nothing reads the frame any more (the transport copied
+// it); c.Frame is nil afterwards, and a retry encodes into a fresh buffer.
+func (c *Call) ReleaseFrame() {
+	if c.frame != nil && cap(c.Frame) <= 64<<10 {
+		*c.frame = c.Frame[:0]
+		framePool.Put(c.frame)
+	}
+	c.frame, c.Frame = nil, nil
+}
+
+// DetachFrame forgets the frame without recycling it, for transports that
+// may still read it after handing the call on (net/http may read a request
+// body after RoundTrip returns); a retry then encodes into new memory.
+func (c *Call) DetachFrame() { c.frame, c.Frame = nil, nil }

@@ -136,6 +136,7 @@ func (h *HTTP) post(life context.Context, c *pipeline.Call, body *bytes.Buffer) 
 	req.Header.Set("Accept", acceptHeader)
 	c.Sent.Store(true)
 	rsp, err := h.client.Do(req)
+	c.DetachFrame() // net/http may still be reading it
 	if err != nil {
 		h.cfg.Fail(c, transportError(err, life))
 		return

@@ -77,11 +77,12 @@ func NewWebSocket(cfg WSConfig) *WebSocket {
 
 // wsConn is one open connection and its reader.
 type wsConn struct {
-	ws     *websocket.Conn
-	cork   *corkConn
-	dead   chan struct{} // closed by the reader when the connection fails
-	err    error         // why, valid after dead is closed
-	joined chan struct{} // closed when the reader returned
+	ws        *websocket.Conn
+	cork      *corkConn
+	stopClose func() bool   // disarms the close-on-shutdown hook
+	dead      chan struct{} // closed by the reader when the connection fails
+	err       error         // why, valid after dead is closed
+	joined    chan struct{} // closed when the reader returned
 }
 
 // Run implements [pipeline.Stage].
@@ -111,18 +112,7 @@ func (w *WebSocket) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<- 
 			continue
 		}
 		batch = append(batch[:0], c)
-	collect:
-		for len(batch) < cap(batch) {
-			select {
-			case c, ok = <-in:
-				if !ok {
-					break collect
-				}
-				batch = append(batch, c)
-			default:
-				break collect
-			}
-		}
+		batch = collect(batch, in)
 		if ctx.Err() != nil {
 			w.failAll(batch, in, pipeline.NewError(pipeline.ConnectError, "endpoint closing"))
 			continue
@@ -134,23 +124,49 @@ func (w *WebSocket) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<- 
 				continue
 			}
 		}
-		if err := w.write(ctx, conn, batch); err != nil {
+		if err := w.write(conn, batch); err != nil {
 			w.drop(conn, pipeline.Errorf(pipeline.CommError, "write failed: %v", err))
 			conn = nil
 		}
 	}
 }
 
-// write sends the frames of batch on conn, corked into one flush.
-func (w *WebSocket) write(ctx context.Context, conn *wsConn, batch []*pipeline.Call) error {
+// collect appends what is already queued on in, without blocking, up to
+// the batch's capacity.
+func collect(batch []*pipeline.Call, in <-chan *pipeline.Call) []*pipeline.Call {
+	for len(batch) < cap(batch) {
+		select {
+		case c, ok := <-in:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, c)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// write sends the frames of batch on conn, corked into one flush. Writes
+// use a context that is never done: coder/websocket then arms no timer per
+// frame (its PR #566); an endpoint that closes unblocks a write by closing
+// the connection instead.
+func (w *WebSocket) write(conn *wsConn, batch []*pipeline.Call) error {
 	conn.cork.Cork()
 	var err error
 	for _, c := range batch {
 		if c.IsDone() {
 			continue // timed out or cancelled while queued
 		}
+		// Sent before the write: from here a loss means the peer may have
+		// the request (CommError). Only this goroutine fails calls on loss
+		// (drop), after write returns, so nobody retries c while it is
+		// being written.
 		c.Sent.Store(true)
-		if err = conn.ws.Write(ctx, websocket.MessageBinary, c.Frame); err != nil {
+		err = conn.ws.Write(context.Background(), websocket.MessageBinary, c.Frame)
+		c.ReleaseFrame() // copied into the connection's buffer
+		if err != nil {
 			break
 		}
 	}
@@ -211,7 +227,10 @@ func (w *WebSocket) dial(ctx context.Context) (*wsConn, error) {
 	}
 	ws.SetReadLimit(w.cfg.ReadLimit)
 	conn := &wsConn{ws: ws, cork: cork, dead: make(chan struct{}), joined: make(chan struct{})}
-	go w.read(ctx, conn)
+	// Reads and writes use a context that is never done (no timer per
+	// frame); the end of the pipeline closes the connection instead.
+	conn.stopClose = context.AfterFunc(ctx, func() { ws.CloseNow() })
+	go w.read(conn)
 	if w.cfg.OnState != nil {
 		w.cfg.OnState(true)
 	}
@@ -220,11 +239,11 @@ func (w *WebSocket) dial(ctx context.Context) (*wsConn, error) {
 
 // read is the connection's reader: it hands each message to Receive and
 // closes dead when the connection fails.
-func (w *WebSocket) read(ctx context.Context, conn *wsConn) {
+func (w *WebSocket) read(conn *wsConn) {
 	defer close(conn.joined)
 	var buf bytes.Buffer
 	for {
-		_, r, err := conn.ws.Reader(ctx)
+		_, r, err := conn.ws.Reader(context.Background())
 		if err == nil {
 			buf.Reset()
 			_, err = buf.ReadFrom(r)
@@ -243,6 +262,7 @@ func (w *WebSocket) read(ctx context.Context, conn *wsConn) {
 
 // drop closes conn, joins its reader and fails the calls written on it.
 func (w *WebSocket) drop(conn *wsConn, err error) {
+	conn.stopClose()
 	conn.ws.CloseNow()
 	<-conn.joined
 	w.cfg.Lost(err)

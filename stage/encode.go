@@ -6,13 +6,14 @@ import "github.com/ftnpipe/ccm/pipeline"
 // (spec WIRE.md §9).
 const DefaultMaxMessageSize = 65536
 
-// Encode returns the transform that encodes the request into c.Frame,
-// reusing the frame's memory across attempts. A request whose encoding is
+// Encode returns the transform that encodes the request into c.Frame, in
+// the call's own frame memory or a pooled buffer (see
+// [pipeline.Call.ReleaseFrame]). A request whose encoding is
 // larger than max bytes fails with InvokerError and is never sent; a value
 // the codec cannot carry fails with InvokerError too.
 func Encode(codec pipeline.Codec, max int) pipeline.Transform {
 	return func(c *pipeline.Call) error {
-		b, err := codec.AppendRequest(c.Frame[:0], &c.Req)
+		b, err := codec.AppendRequest(c.FrameBuf(), &c.Req)
 		if err != nil {
 			return pipeline.Errorf(pipeline.InvokerError, "cannot encode request for %s: %v", c.Req.F, err)
 		}
