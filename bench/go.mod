@@ -1,0 +1,21 @@
+module github.com/ftnpipe/ccm/bench
+
+go 1.26.8
+
+replace github.com/ftnpipe/ccm => ../
+
+require (
+	github.com/coder/websocket v1.8.15
+	github.com/ftnpipe/ccm v0.0.0-00010101000000-000000000000
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
+	github.com/sourcegraph/conc v0.3.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+)
