@@ -18,7 +18,8 @@ type endpoint struct {
 	scheme string // http, https, ws or wss
 	secure bool
 	cfg    config
-	signer stage.Signer // nil: anonymous
+	signer stage.Signer   // nil: anonymous
+	verify stage.Verifier // MAC credentials: checks every response
 
 	once   sync.Once
 	mu     sync.Mutex // guards closed and p across start/close
@@ -56,14 +57,41 @@ func parseEndpoint(raw string, cfg config) (*endpoint, error) {
 		return nil, pipeline.Errorf(pipeline.InvokerError, "endpoint URL %s has no host", u.Redacted())
 	}
 	ep := &endpoint{url: u.String(), scheme: scheme, secure: secure, cfg: cfg}
-	if cfg.hasCreds {
+	if err := ep.credentials(); err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+// credentials builds the signer (and for MAC credentials the response
+// verifier) from the options.
+func (ep *endpoint) credentials() error {
+	cfg := &ep.cfg
+	isMAC := strings.HasPrefix(cfg.creds, "-smac:") || strings.HasPrefix(cfg.creds, "-hmac:")
+	switch {
+	case cfg.hasMACKey && cfg.macKeyErr != nil:
+		return cfg.macKeyErr
+	case cfg.hasMACKey && !isMAC:
+		return pipeline.NewError(pipeline.InvokerError, `a MAC key needs "-smac:user" or "-hmac:user" credentials`)
+	case isMAC && !cfg.hasMACKey:
+		return pipeline.NewError(pipeline.InvokerError, "MAC credentials need a key: add ccm.MACKey or ccm.MACKeyBase64")
+	case isMAC:
+		m, err := stage.ParseMAC(cfg.creds, cfg.macKey, cfg.macAlgo)
+		if err != nil {
+			return err
+		}
+		m.AcceptUnsignedErrors = cfg.unsignedOK
+		ep.signer, ep.verify = m, m
+		cfg.macKey = nil // the signer holds its own copy
+	case cfg.hasCreds:
 		pw, err := stage.ParsePassword(cfg.creds)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ep.signer = pw
 	}
-	return ep, nil
+	cfg.creds = "" // kept only inside the signer, whose printing redacts it
+	return nil
 }
 
 func (ep *endpoint) multiplexed() bool { return ep.scheme == "ws" || ep.scheme == "wss" }
@@ -91,6 +119,9 @@ func (ep *endpoint) build() {
 	cfg := ep.cfg
 	cd := codec.JSON
 	dec := stage.NewDecoder(cd)
+	if ep.verify != nil {
+		dec = stage.NewVerifyingDecoder(cd, ep.verify)
+	}
 	ep.retry = stage.NewRetry(cfg.retryCount)
 	var p *pipeline.Pipeline
 	fail := func(c *pipeline.Call, err error) { p.Fail(c, err) }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"time"
 
+	"github.com/ftnpipe/ccm/mac"
 	"github.com/ftnpipe/ccm/stage"
 )
 
@@ -18,6 +19,11 @@ type config struct {
 	tls         *tls.Config
 	creds       string
 	hasCreds    bool
+	macKey      []byte
+	macKeyErr   error
+	macAlgo     string
+	hasMACKey   bool
+	unsignedOK  bool
 }
 
 func defaultConfig() config {
@@ -101,11 +107,47 @@ func TLSConfig(cfg *tls.Config) Option {
 	return option(func(c *config) { c.tls = cfg })
 }
 
-// Credentials sets the endpoint's credentials. Supported now: clear-text
-// "user:password", split at the first ':' (so the password may contain
-// ':', the user may not), sent in the "sec" field of every request and
-// never in the URL. It is a registration-only option. The secret never
-// appears in errors or in the output of fmt.
-func Credentials(userPassword string) RegisterOption {
-	return registerOption(func(c *config) { c.creds, c.hasCreds = userPassword, true })
+// Credentials sets the endpoint's credentials, a registration-only option:
+//
+//   - "user:password": clear text (FTN8.1), split at the first ':' (so the
+//     password may contain ':', the user may not; the reference executor
+//     refuses such passwords), sent in the "sec" field of every request,
+//     never in a URL. Meant for low-value calls over a secure channel.
+//   - "-smac:user": every request is signed with a MAC (FTN8.1), key and
+//     algorithm from [MACKey] (default algorithm HS256), and every response
+//     must carry a valid MAC or the call fails with SecurityError.
+//   - "-hmac:user": the legacy FTN6 form of the same, with the legacy
+//     algorithm names (default MD5).
+//
+// Secrets never appear in errors, logs or the output of fmt.
+func Credentials(creds string) RegisterOption {
+	return registerOption(func(c *config) { c.creds, c.hasCreds = creds, true })
+}
+
+// MACKey sets the secret key and algorithm for "-smac:" or "-hmac:"
+// credentials (see [Credentials]). algo is one of HMD5, HS256, HS384,
+// HS512 for -smac and MD5, SHA224, SHA256, SHA384, SHA512 for -hmac; ""
+// picks the default. An unknown or mismatched algorithm or an empty key is
+// an InvokerError at Register, not at call time. The key is copied.
+func MACKey(key []byte, algo string) RegisterOption {
+	k := append([]byte(nil), key...)
+	return registerOption(func(c *config) { c.macKey, c.macAlgo, c.hasMACKey, c.macKeyErr = k, algo, true, nil })
+}
+
+// MACKeyBase64 is MACKey with the key in standard Base64, as FutoIn
+// configurations carry it (the reference's macKey option). Decoding is
+// strict: a malformed key is an InvokerError at Register (the error never
+// shows the key).
+func MACKeyBase64(b64, algo string) RegisterOption {
+	key, err := mac.DecodeKey(b64)
+	return registerOption(func(c *config) { c.macKey, c.macAlgo, c.hasMACKey, c.macKeyErr = key, algo, true, err })
+}
+
+// AcceptUnsignedErrors relaxes the check of MAC-signed calls the way the
+// reference invoker does: a response without a signature is accepted when
+// it carries one of the standard executor errors (an executor that could
+// not verify a request cannot sign its refusal). Without it, any unsigned
+// response to a signed request is a SecurityError.
+func AcceptUnsignedErrors() RegisterOption {
+	return registerOption(func(c *config) { c.unsignedOK = true })
 }

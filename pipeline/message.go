@@ -22,6 +22,10 @@ type Response struct {
 	R     any
 	RawR  []byte // the undecoded "r" as received; codec specific
 	HasR  bool   // whether "r" was present
+	// RDecoded reports that R holds RawR decoded into a generic value (a
+	// verifier that needed the tree did it), so it need not be decoded
+	// again.
+	RDecoded bool
 	E     ErrorName
 	EDesc string
 	Rid   string

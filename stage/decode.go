@@ -8,11 +8,26 @@ import (
 // transports (through [Mux.Receive]) and HTTP use it, so a response means
 // the same thing whatever carried it.
 type Decoder struct {
-	codec pipeline.Codec
+	codec  pipeline.Codec
+	verify Verifier
+}
+
+// Verifier checks a response before its outcome is taken (the MAC
+// verification of signed calls). It sees c.Rsp with the result already
+// decoded into c.Rsp.R (RDecoded set). A non-nil error fails the call with
+// it instead of the response's result or error.
+type Verifier interface {
+	Verify(c *pipeline.Call) error
 }
 
 // NewDecoder returns a decoder for codec.
 func NewDecoder(codec pipeline.Codec) *Decoder { return &Decoder{codec: codec} }
+
+// NewVerifyingDecoder returns a decoder for codec that checks every
+// response with verify first.
+func NewVerifyingDecoder(codec pipeline.Codec, verify Verifier) *Decoder {
+	return &Decoder{codec: codec, verify: verify}
+}
 
 // Envelope decodes the response envelope in frame into rsp, leaving the
 // result undecoded. It does not retain frame.
@@ -27,6 +42,19 @@ func (d *Decoder) Envelope(frame []byte, rsp *pipeline.Response) error {
 // call with InvokerError naming the target type.
 func (d *Decoder) Finish(c *pipeline.Call) {
 	rsp := &c.Rsp
+	if d.verify != nil {
+		if rsp.E == "" && rsp.HasR && !rsp.RDecoded {
+			if err := d.codec.DecodeValue(rsp.RawR, &rsp.R); err != nil {
+				c.Complete(nil, pipeline.Errorf(pipeline.CommError, "cannot decode the result of %s: %v", c.Req.F, err))
+				return
+			}
+			rsp.RDecoded = true
+		}
+		if err := d.verify.Verify(c); err != nil {
+			c.Complete(nil, err)
+			return
+		}
+	}
 	if rsp.E != "" {
 		c.Complete(nil, pipeline.RemoteError(rsp.E, rsp.EDesc))
 		return
@@ -37,6 +65,10 @@ func (d *Decoder) Finish(c *pipeline.Call) {
 			return
 		}
 		c.Complete(c.Out, nil)
+		return
+	}
+	if rsp.RDecoded {
+		c.Complete(rsp.R, nil)
 		return
 	}
 	var v any
