@@ -19,17 +19,17 @@ type Request struct {
 // result can be decoded once, straight into the caller's target
 // ([Codec.DecodeValue]).
 type Response struct {
-	R     any
-	RawR  []byte // the undecoded "r" as received; codec specific
-	HasR  bool   // whether "r" was present
+	R    any
+	RawR []byte // the undecoded "r" as received; codec specific
+	HasR bool   // whether "r" was present
 	// RDecoded reports that R holds RawR decoded into a generic value (a
 	// verifier that needed the tree did it), so it need not be decoded
 	// again.
 	RDecoded bool
-	E     ErrorName
-	EDesc string
-	Rid   string
-	Sec   string
+	E        ErrorName
+	EDesc    string
+	Rid      string
+	Sec      string
 }
 
 // Codec turns messages into bytes and back. Implementations are safe for

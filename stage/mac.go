@@ -71,7 +71,9 @@ func (m *MAC) User() string { return m.user }
 func (m *MAC) Algorithm() string { return m.key.Algorithm() }
 
 // String describes the credential without its key.
-func (m *MAC) String() string { return m.kind + ":" + m.user + " (" + m.key.Algorithm() + ", key redacted)" }
+func (m *MAC) String() string {
+	return m.kind + ":" + m.user + " (" + m.key.Algorithm() + ", key redacted)"
+}
 
 // GoString is String, for %#v.
 func (m *MAC) GoString() string { return "stage.MAC{" + m.String() + "}" }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package mac_test
+
+const raceEnabled = false
