@@ -13,6 +13,8 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 ./...
+	# Allocation budgets, measured without the race detector (it changes them).
+	$(GO) test -count=1 -run 'Allocs' ./...
 
 # The interop tests run the reference JavaScript implementation (npm
 # futoin-executor, pinned in interop/package-lock.json) as the peer.
