@@ -219,7 +219,7 @@ func (p *Pipeline) runSegment(sg segment, in <-chan *Call, out chan *Call) {
 			defer swg.Done()
 			err, panicked := runStage(p.ctx, sg.stage, in, out)
 			if err != nil {
-				p.setErr(Errorf(InvokerError, "stage %s: %v", sg.name, err))
+				p.setErr(Errorf(InvokerError, "stage %s: %w", sg.name, err))
 			}
 			// Whatever still arrives has nobody to carry it on.
 			stopped := NewError(ConnectError, "stage "+sg.name+" stopped")
