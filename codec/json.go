@@ -133,8 +133,13 @@ func (jsonCodec) DecodeResponse(b []byte, r *pipeline.Response) error {
 		*r = pipeline.Response{}
 		return err
 	}
-	if r.E == "" && !r.HasR {
+	switch {
+	case r.E == "" && !r.HasR:
+		*r = pipeline.Response{}
 		return errors.New(`response has neither "r" nor "e"`)
+	case r.E != "" && r.HasR:
+		*r = pipeline.Response{}
+		return errors.New(`response has both "r" and "e"`)
 	}
 	return nil
 }
@@ -275,8 +280,9 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 	case float64:
 		return appendFloat(dst, x)
 	case json.Number:
-		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
-			return dst, fmt.Errorf("invalid number %q", string(x))
+		p := parser{b: []byte(x)}
+		if end, err := p.numberEnd(); err != nil || end != len(x) {
+			return dst, fmt.Errorf("invalid JSON number %q", string(x))
 		}
 		return append(dst, x...), nil
 	case map[string]any:

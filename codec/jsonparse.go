@@ -348,8 +348,7 @@ func (p *parser) skip() ([]byte, error) {
 	var err error
 	switch c := p.b[p.i]; {
 	case c == '{' || c == '[':
-		// Validate fully; cheap enough and keeps the parser strict.
-		_, err = p.value()
+		err = p.skipContainer()
 	case c == '"':
 		err = p.skipString()
 	case c == 't':
@@ -370,6 +369,58 @@ func (p *parser) skip() ([]byte, error) {
 		return nil, err
 	}
 	return p.b[start:p.i], nil
+}
+
+// skipContainer checks an object or array without building it.
+func (p *parser) skipContainer() error {
+	if err := p.enter(); err != nil {
+		return err
+	}
+	defer func() { p.depth-- }()
+	open := p.b[p.i]
+	end := byte('}')
+	if open == '[' {
+		end = ']'
+	}
+	p.i++
+	p.skipSpace()
+	if p.i < len(p.b) && p.b[p.i] == end {
+		p.i++
+		return nil
+	}
+	for {
+		p.skipSpace()
+		if open == '{' {
+			if p.i >= len(p.b) || p.b[p.i] != '"' {
+				return errSyntax
+			}
+			if err := p.skipString(); err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.i >= len(p.b) || p.b[p.i] != ':' {
+				return errSyntax
+			}
+			p.i++
+			p.skipSpace()
+		}
+		if _, err := p.skip(); err != nil {
+			return err
+		}
+		p.skipSpace()
+		if p.i >= len(p.b) {
+			return errSyntax
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case end:
+			p.i++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
 }
 
 func (p *parser) skipString() error {

@@ -131,20 +131,13 @@ var (
 )
 
 // NameOf returns the FutoIn name of err: the Name of an *Error in its
-// chain, Timeout for context.DeadlineExceeded, InvokerError for any other
-// non-nil error, and "" for nil.
+// chain, Timeout for the context errors (mapped by [AsError]),
+// InvokerError for any other non-nil error, and "" for nil.
 func NameOf(err error) ErrorName {
 	if err == nil {
 		return ""
 	}
-	var fe *Error
-	if errors.As(err, &fe) {
-		return fe.Name
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return Timeout
-	}
-	return InvokerError
+	return AsError(err, InvokerError).Name
 }
 
 // IsRemote reports whether err is an *Error the Executor sent.

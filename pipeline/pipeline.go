@@ -157,6 +157,9 @@ func (p *Pipeline) fused(ts []Transform) Stage {
 				p.Fail(c, err)
 				continue
 			}
+			if c.IsDone() {
+				continue // completed meanwhile (deadline, cancel): no hop for it
+			}
 			out <- c
 		}
 		return nil

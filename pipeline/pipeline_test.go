@@ -234,6 +234,53 @@ func TestPipelineTransformError(t *testing.T) {
 	}
 }
 
+// TestPipelineSkipsCompletedCalls: once a call completes elsewhere (its
+// timer fired, its caller cancelled), the remaining transforms of a run do
+// not touch it. (A fused run still forwards it to the next stage, which
+// must check IsDone anyway; the leading run drops it at once.)
+func TestPipelineSkipsCompletedCalls(t *testing.T) {
+	for _, leading := range []bool{true, false} {
+		t.Run(fmt.Sprint("leading=", leading), func(t *testing.T) {
+			is := is.New(t)
+			var after, reached atomic.Int32
+			timedOut := pipeline.NewError(pipeline.Timeout, "timer fired")
+			steps := []pipeline.Step{
+				pipeline.T("expire", func(c *pipeline.Call) error {
+					if c.Req.F == "expire" {
+						c.Complete(nil, timedOut) // as an await timer would, concurrently
+					}
+					return nil
+				}),
+				pipeline.T("after", func(*pipeline.Call) error { after.Add(1); return nil }),
+				pipeline.S("sink", pipeline.StageFunc(func(ctx context.Context, in <-chan *pipeline.Call, out chan<- *pipeline.Call) error {
+					for c := range in {
+						reached.Add(1)
+						c.Complete("sent", nil)
+					}
+					return nil
+				}), 1),
+			}
+			if !leading {
+				steps = append([]pipeline.Step{pipeline.S("pass", pass(), 1)}, steps...)
+			}
+			p := pipeline.New(steps)
+			c := newCall("expire")
+			p.Submit(c)
+			ok := newCall("ok")
+			p.Submit(ok)
+			_, err := wait(t, ok)
+			is.NoErr(err)
+			closeP(t, p) // joins the workers: every call has passed every step
+			_, err = c.Result()
+			is.True(err == timedOut)
+			is.Equal(after.Load(), int32(1)) // only the live call reached the next transform
+			if leading {
+				is.Equal(reached.Load(), int32(1)) // Submit does not hand a completed call on
+			}
+		})
+	}
+}
+
 func TestPipelineTerminalDrain(t *testing.T) {
 	is := is.New(t)
 	// A sink that forwards instead of completing: a bug the pipeline
@@ -275,9 +322,7 @@ func TestPipelineStageReturnsError(t *testing.T) {
 	is.Equal(pipeline.NameOf(err), pipeline.InvokerError) // as InvokerError
 	is.True(strings.Contains(err.Error(), "sink"))
 	is.True(strings.Contains(err.Error(), "boom"))
-	is.True(p.Close() == err) // a second Close returns the same error
-	// BUG: pipeline.go:226 formats the stage error with %v, so the returned
-	// error does not wrap it and errors.Is(err, boom) is false.
+	is.True(p.Close() == err)     // a second Close returns the same error
 	is.True(errors.Is(err, boom)) // Close's error wraps what the stage returned
 }
 
@@ -308,6 +353,18 @@ func submitAsync(p *pipeline.Pipeline, c *pipeline.Call) <-chan struct{} {
 	return returned
 }
 
+// await waits for ch to close (or deliver), failing after guard.
+func await[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(guard):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
 func mustBlock(t *testing.T, returned <-chan struct{}) {
 	t.Helper()
 	select {
@@ -325,7 +382,7 @@ func TestPipelineSubmitBackpressure(t *testing.T) {
 
 	first := newCall("first")
 	p.Submit(first) // unbuffered: returns once the sink has it
-	is.True(<-got == first)
+	is.True(await(t, got, "the sink") == first)
 
 	t.Run("cancel", func(t *testing.T) {
 		is := is.New(t)
@@ -335,7 +392,7 @@ func TestPipelineSubmitBackpressure(t *testing.T) {
 		mustBlock(t, returned)
 		is.True(!c.IsDone())
 		cancel()
-		<-returned
+		await(t, returned, "Submit to honour the cancel")
 		is.True(c.IsDone()) // completed before Submit returned
 		_, err := c.Result()
 		is.True(errors.Is(err, pipeline.ErrTimeout))
@@ -363,7 +420,7 @@ func TestPipelineSubmitBackpressure(t *testing.T) {
 		mustBlock(t, returned)
 		closed := make(chan error, 1)
 		go func() { closed <- p.Close() }()
-		<-returned
+		await(t, returned, "Submit to see the pipeline close")
 		_, err := c.Result()
 		is.True(errors.Is(err, pipeline.ErrConnectError)) // the pipeline closed under it
 		select {
@@ -549,14 +606,19 @@ func TestPipelineResubmitFull(t *testing.T) {
 	p := pipeline.New([]pipeline.Step{pipeline.S("sink", gatedSink(got, release), 1)}, pipeline.WithBuffer(1))
 	held := newCall("held")
 	p.Submit(held)
-	is.True(<-got == held) // the sink holds one
+	is.True(await(t, got, "the sink") == held) // the sink holds one
 	queued := newCall("queued")
 	p.Submit(queued) // fills the one-slot buffer
 
 	want := pipeline.NewError(pipeline.ConnectError, "retry lane: pipeline full")
 	c := newCall("resubmitted")
 	c.Attempt = 1
-	p.Resubmit(c, want) // never blocks
+	resubmitted := make(chan struct{})
+	go func() {
+		defer close(resubmitted)
+		p.Resubmit(c, want)
+	}()
+	await(t, resubmitted, "Resubmit, which must never block")
 	is.True(c.IsDone())
 	_, err := c.Result()
 	is.True(err == want) // completed with the error it was given

@@ -12,7 +12,7 @@
 // zones) joins between await and mux in a later release; MAC signing and
 // response verification slot in beside sign and decode.
 //
-// Dependencies: this package imports pipeline and codec only. It never
+// Dependencies: this package imports pipeline, codec and mac only. It never
 // imports sink or source; the root package wires them together through
 // plain function values.
 //

@@ -14,13 +14,15 @@ const DefaultMaxMessageSize = 65536
 func Encode(codec pipeline.Codec, max int) pipeline.Transform {
 	return func(c *pipeline.Call) error {
 		b, err := codec.AppendRequest(c.FrameBuf(), &c.Req)
+		c.Frame = b
 		if err != nil {
+			c.ReleaseFrame()
 			return pipeline.Errorf(pipeline.InvokerError, "cannot encode request for %s: %v", c.Req.F, err)
 		}
 		if len(b) > max {
+			c.ReleaseFrame()
 			return pipeline.Errorf(pipeline.InvokerError, "request message too long: %d > %d bytes", len(b), max)
 		}
-		c.Frame = b
 		return nil
 	}
 }

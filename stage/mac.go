@@ -9,8 +9,8 @@ import (
 )
 
 // MAC is the credential of MAC-signed calls: "-smac:{user}" (FTN8.1
-// stateless MAC, algorithms HMD5, HS256, HS384, HS512) or the legacy
-// "-hmac:{user}" (FTN6, algorithms MD5, SHA224, SHA256, SHA384, SHA512).
+// stateless MAC, usually with HMD5, HS256, HS384, HS512) or the legacy
+// "-hmac:{user}" (FTN6, usually with MD5, SHA224, SHA256, SHA384, SHA512).
 // It is both the Signer of requests and the Verifier of responses.
 //
 // Sign runs after the rid is assigned, on every attempt, and sets "sec" to
@@ -53,9 +53,6 @@ func ParseMAC(creds string, key []byte, algo string) (*MAC, error) {
 	}
 	if algo == "" {
 		algo = map[string]string{"-smac": "HS256", "-hmac": "MD5"}[kind]
-	}
-	if kind == "-smac" && mac.IsLegacy(algo) || kind == "-hmac" && mac.IsFTN8(algo) {
-		return nil, pipeline.Errorf(pipeline.InvokerError, "MAC algorithm %q does not go with %s credentials (-smac: HMD5, HS256, HS384, HS512; -hmac: MD5, SHA224, SHA256, SHA384, SHA512)", algo, kind)
 	}
 	k, err := mac.NewKey(algo, key)
 	if err != nil {

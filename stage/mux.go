@@ -58,6 +58,12 @@ func (m *Mux) Assign(c *pipeline.Call) error {
 	m.mu.Unlock()
 	if c.Attempt == 0 {
 		c.AddCleanup(m)
+	} else if c.IsDone() {
+		// A retry that completed (deadline, cancel) while being assigned: its
+		// cleanup already ran for the old rid, so take the new one out too.
+		// Complete sets the state before running cleanups, so nothing is
+		// missed.
+		m.Cleanup(c)
 	}
 	return nil
 }

@@ -28,7 +28,11 @@ func Sign(s Signer) pipeline.Transform {
 // Password (or a struct holding one) never shows the secret.
 type Password struct {
 	user string
-	sec  string // "user:password", precomputed so signing does not allocate
+	// sec is "user:password", precomputed so signing does not allocate. It
+	// sits behind a pointer so that fmt, which cannot call String on an
+	// unexported field of an enclosing struct, prints an address, never
+	// the secret.
+	sec *string
 }
 
 // ParsePassword splits "user:password" at the first ':'. It fails when
@@ -45,7 +49,8 @@ func ParsePassword(creds string) (Password, error) {
 	case user[0] == '-':
 		return Password{}, pipeline.Errorf(pipeline.InvokerError, "credentials %q are not supported yet (user names starting with '-' are reserved)", user+":…")
 	}
-	return Password{user: user, sec: user + ":" + secret}, nil
+	sec := user + ":" + secret
+	return Password{user: user, sec: &sec}, nil
 }
 
 // User returns the user name.
@@ -53,7 +58,7 @@ func (p Password) User() string { return p.user }
 
 // Sign sets "sec" to "user:password".
 func (p Password) Sign(c *pipeline.Call) error {
-	c.Req.Sec = p.sec
+	c.Req.Sec = *p.sec
 	return nil
 }
 
