@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ftnpipe/ccm/codec"
+	"github.com/ftnpipe/ccm/mac"
 	"github.com/ftnpipe/ccm/pipeline"
 )
 
@@ -51,7 +53,7 @@ func (e *Executor) serve(parent context.Context, m *pipeline.Request, out respon
 	c := &call{e: e, ctx: ctx, rid: m.Rid, out: out}
 	c.cb.Add(1)
 	stop := context.AfterFunc(ctx, c.expire)
-	b := e.invoke(ctx, m)
+	b := e.invokeFor(ctx, m, c)
 	if stop() {
 		c.cb.Done()
 		if ctx.Err() != nil {
@@ -77,6 +79,9 @@ type call struct {
 	rid string
 	out responder
 	cb  sync.WaitGroup // held until the callback is known not to run, or ran
+	// key signs the timeout reply of a MAC-signed request. It is set once,
+	// after authentication, before the handler runs.
+	key atomic.Pointer[mac.Key]
 }
 
 func (c *call) expire() {
@@ -89,44 +94,55 @@ func (c *call) expiredReply() *[]byte {
 	if errors.Is(c.ctx.Err(), context.DeadlineExceeded) {
 		desc = descTimeout
 	}
-	return c.e.encodeError(c.rid, pipeline.InternalError, desc)
+	return c.e.signedError(c.rid, pipeline.InternalError, desc, c.key.Load())
 }
 
 // invoke authenticates, routes and runs one request and returns its
 // encoded response. A panic anywhere in it (handler, auth hook) becomes
 // InternalError.
-func (e *Executor) invoke(ctx context.Context, m *pipeline.Request) (b *[]byte) {
+func (e *Executor) invoke(ctx context.Context, m *pipeline.Request) *[]byte {
+	return e.invokeFor(ctx, m, nil)
+}
+
+// invokeFor is invoke that tells c (when not nil) the response key as soon
+// as authentication yields one, so a timeout reply is signed too.
+func (e *Executor) invokeFor(ctx context.Context, m *pipeline.Request, c *call) (b *[]byte) {
 	var req *Request
+	var key *mac.Key
 	defer func() {
 		if p := recover(); p != nil {
 			e.report(req, fmt.Errorf("executor: panic: %v\n%s", p, debug.Stack()))
-			b = e.encodeError(m.Rid, pipeline.InternalError, descInternal)
+			b = e.signedError(m.Rid, pipeline.InternalError, descInternal, key)
 		}
 	}()
 
-	user, ferr := e.authenticate(ctx, m.Sec)
+	who, ferr := e.authenticate(ctx, m)
 	if ferr != nil {
-		return e.encodeError(m.Rid, ferr.Name, ferr.Desc)
+		return e.signedError(m.Rid, ferr.Name, ferr.Desc, nil) // cannot sign what did not authenticate
+	}
+	key = who.key
+	if key != nil && c != nil {
+		c.key.Store(key)
 	}
 	iface, ver, fn, major, minor, ok := splitF(m.F)
 	if !ok {
-		return e.encodeError(m.Rid, pipeline.InvalidRequest, `"f" must be "iface:MAJOR.MINOR:func"`)
+		return e.signedError(m.Rid, pipeline.InvalidRequest, `"f" must be "iface:MAJOR.MINOR:func"`, key)
 	}
 	h, ferr := e.lookup(iface, major, minor, fn)
 	if ferr != nil {
-		return e.encodeError(m.Rid, ferr.Name, ferr.Desc)
+		return e.signedError(m.Rid, ferr.Name, ferr.Desc, key)
 	}
-	req = &Request{Iface: iface, Version: ver, Func: fn, Params: m.P, User: user, Rid: m.Rid}
+	req = &Request{Iface: iface, Version: ver, Func: fn, Params: m.P, User: who.user, Rid: m.Rid}
 	res, err := h(ctx, req)
 	if err != nil {
 		name, desc := e.errorOf(req, err)
-		return e.encodeError(m.Rid, name, desc)
+		return e.signedError(m.Rid, name, desc, key)
 	}
 	rsp := pipeline.Response{R: res, Rid: m.Rid}
 	if res == nil {
 		rsp.RawR = emptyResult // no specs, so no void functions: always answer (package doc)
 	}
-	return e.encode(req, &rsp)
+	return e.encode(req, &rsp, key)
 }
 
 var emptyResult = []byte("{}")
@@ -151,24 +167,6 @@ func (e *Executor) report(req *Request, err error) {
 	if e.errHook != nil {
 		e.errHook(req, err)
 	}
-}
-
-// authenticate checks the "sec" field (EXECUTOR.md §7 row 2).
-func (e *Executor) authenticate(ctx context.Context, sec string) (string, *pipeline.Error) {
-	if sec == "" {
-		return "", nil
-	}
-	if sec[0] == '-' { // -hmac:, -smac:, -mmac:, -internal
-		return "", pipeline.NewError(pipeline.SecurityError, descSecScheme)
-	}
-	if e.auth == nil {
-		return "", pipeline.NewError(pipeline.SecurityError, descNoAuth)
-	}
-	user, pass, ok := strings.Cut(sec, ":")
-	if !ok || user == "" || e.auth(ctx, user, pass) != nil {
-		return "", pipeline.NewError(pipeline.SecurityError, descAuthFailed)
-	}
-	return user, nil
 }
 
 // splitF splits "iface:MAJOR.MINOR:func" (EXECUTOR.md §7 row 3).
@@ -200,29 +198,49 @@ func (e *Executor) lookup(iface string, major, minor int, fn string) (Handler, *
 	return h, nil
 }
 
-// encode encodes r with the JSON codec into a pooled buffer. A result that
-// cannot be encoded, or whose response exceeds the message limit, becomes
+// encode encodes r with the JSON codec into a pooled buffer, signed with
+// key when the request was MAC-signed. A result that cannot be encoded or
+// signed, or whose response exceeds the message limit, becomes
 // InternalError with the same rid.
-func (e *Executor) encode(req *Request, r *pipeline.Response) *[]byte {
+func (e *Executor) encode(req *Request, r *pipeline.Response, key *mac.Key) *[]byte {
+	if key != nil {
+		if err := sign(key, r); err != nil {
+			e.report(req, fmt.Errorf("executor: signing the result: %w", err))
+			return e.signedError(r.Rid, pipeline.InternalError, descEncode, key)
+		}
+	}
 	b := getBuf()
 	out, err := codec.JSON.AppendResponse((*b)[:0], r)
 	switch {
 	case err != nil:
 		e.report(req, fmt.Errorf("executor: encoding the result: %w", err))
-		out, _ = codec.JSON.AppendResponse(out[:0], &pipeline.Response{E: pipeline.InternalError, EDesc: descEncode, Rid: r.Rid})
+		putBuf(b)
+		return e.signedError(r.Rid, pipeline.InternalError, descEncode, key)
 	case len(out) > e.maxSize:
 		e.report(req, fmt.Errorf("executor: response of %d bytes exceeds the limit of %d", len(out), e.maxSize))
-		out, _ = codec.JSON.AppendResponse(out[:0], &pipeline.Response{E: pipeline.InternalError, EDesc: descTooBig, Rid: r.Rid})
+		*b = out
+		putBuf(b)
+		return e.signedError(r.Rid, pipeline.InternalError, descTooBig, key)
 	}
 	*b = out
 	return b
 }
 
-// encodeError encodes an error response. It cannot fail: names and
+// encodeError encodes an unsigned error response, for requests that could
+// not be authenticated (or carried no MAC). It cannot fail: names and
 // descriptions are plain strings.
 func (e *Executor) encodeError(rid string, name pipeline.ErrorName, desc string) *[]byte {
+	return e.signedError(rid, name, desc, nil)
+}
+
+// signedError encodes an error response, signed with key when not nil.
+func (e *Executor) signedError(rid string, name pipeline.ErrorName, desc string, key *mac.Key) *[]byte {
+	r := &pipeline.Response{E: name, EDesc: desc, Rid: rid}
+	if key != nil {
+		_ = sign(key, r) // an error response has only strings: signing cannot fail
+	}
 	b := getBuf()
-	*b, _ = codec.JSON.AppendResponse((*b)[:0], &pipeline.Response{E: name, EDesc: desc, Rid: rid})
+	*b, _ = codec.JSON.AppendResponse((*b)[:0], r)
 	return b
 }
 

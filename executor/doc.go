@@ -89,20 +89,29 @@
 // # Concurrency and cost
 //
 // Everything exported is safe for concurrent use. Each WebSocket
-// connection has one read loop that hands every message to a worker
-// goroutine (a new one, or one left idle by an earlier request: up to 64
-// are kept, which spares a fresh stack per request), so calls on one
-// connection run concurrently and are answered as they complete, each with
-// its rid. Responses go into a per-connection queue; one writer goroutine
-// takes the whole queue each time it wakes and writes it as one binary
-// message per response. coder/websocket flushes the socket after every
-// message, so the Executor hands it a wrapped socket that collects the
-// frames of one batch (up to 64 KiB) and writes them with one system call;
-// handlers never wait on the socket or on each other. The registry is read
-// without locks. Per request the Executor adds one context.WithTimeout,
-// one context.AfterFunc and pooled, size-capped encode buffers; HTTP adds a
-// goroutine per request so that an expired request is answered while its
-// handler still runs.
+// connection has one reader goroutine at a time, and it serves what it
+// reads itself: a quick request costs no goroutine handoff (read, decode,
+// handler, encode and write on one goroutine). A request whose handler
+// runs for more than 100 µs is detached: a timer's goroutine takes over
+// reading, and the old one ends once its request is answered. So calls of
+// one connection still run concurrently and are answered as they
+// complete, each with its rid; a blocking handler delays the
+// connection's other calls by at most that grace period (plus
+// scheduling), and a connection's quick, CPU-bound calls share one core.
+// Responses are written by the goroutine that made them, into a wrapped
+// socket that never makes a writer wait: what the reader writes while it
+// works through input already received goes out with one write system
+// call just before its next socket read (a burst of requests gets one
+// write); otherwise the first writer to find the socket idle writes what
+// is collected with a non-blocking system call, and only when the peer
+// does not read fast enough does a writer goroutine wait on the socket
+// (up to 30 s per write before the connection is closed). Handlers never
+// wait on the socket. The registry is read without locks. Per request
+// the Executor adds one context.WithTimeout, one context.AfterFunc,
+// pooled, size-capped encode buffers and, on WebSocket, a timer reset.
+// HTTP runs the handler on the request's goroutine; an expired request is
+// answered (and flushed, with "Connection: close") by the timeout
+// callback while its handler still runs.
 //
 // WebSocket upgrades go through coder/websocket's Accept with its default
 // origin check: browsers on another origin are refused (403).

@@ -55,8 +55,8 @@ type Option func(*Executor)
 // the generic description "authentication failed"; the error itself and
 // the password are never sent or logged.
 //
-// Without WithAuth, a request that carries credentials is answered
-// SecurityError "authentication is not enabled". Requests without "sec"
+// Without WithAuth or [WithCredentials], a request that carries
+// credentials is answered SecurityError "authentication is not enabled". Requests without "sec"
 // are anonymous either way: handlers that need a user check Request.User.
 func WithAuth(check func(ctx context.Context, user, password string) error) Option {
 	return func(e *Executor) { e.auth = check }
@@ -106,6 +106,8 @@ type Stats struct {
 // with [Executor.Close], which also closes every [Server] it started.
 type Executor struct {
 	auth    func(ctx context.Context, user, password string) error
+	creds   CredentialStore
+	keys    keyCache
 	errHook func(req *Request, err error)
 	maxSize int
 	timeout time.Duration

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -136,32 +137,49 @@ func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The handler's context ends when the client goes away, when we have
-	// answered (net/http cancels r.Context then), or when the scope closes.
+	// The handler's context ends when the client goes away, when the
+	// scope closes, or when the handler returns.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
 
-	out := make(httpOut, 1)
+	// The handler runs on this goroutine. An expired request is answered
+	// by serve's timeout callback while the handler still runs: it writes
+	// the reply and flushes it (see httpOut.respond).
+	out := &httpOut{w: w, ctype: ctype, ctx: ctx}
 	if e.timeout > 0 {
-		// The handler runs apart so that an expired request is answered
-		// while its handler is still running; the scope waits for it.
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			e.serve(ctx, &m, out)
-		}()
-	} else {
-		e.serve(ctx, &m, out)
+		out.deadline = time.Now().Add(e.timeout)
 	}
-	writeHTTP(w, ctype, <-out)
+	e.serve(ctx, &m, out)
 }
 
-// httpOut passes the one response of a POST back to ServeHTTP.
-type httpOut chan *[]byte
+// httpOut writes the one response of a POST. respond is called once,
+// either on the ServeHTTP goroutine or, for an expired request, on the
+// timeout callback's goroutine while ServeHTTP waits for the handler (and,
+// in serve, for that callback): never both, never after ServeHTTP returns.
+type httpOut struct {
+	w        http.ResponseWriter
+	ctype    []string
+	ctx      context.Context // the handler's parent context
+	deadline time.Time       // no earlier than serve's timeout; zero without one
+}
 
-func (o httpOut) respond(b *[]byte) { o <- b } // buffered 1, one send per request
+func (o *httpOut) respond(b *[]byte) {
+	// The timeout callback runs once serve's context is done: after the
+	// deadline, or once ctx is done. (A handler returning just then is
+	// taken for one; that only costs the connection.)
+	if o.ctx.Err() != nil || !o.deadline.IsZero() && !time.Now().Before(o.deadline) {
+		// Answered before the handler returned: send it now, and close
+		// the connection afterwards, as it stays busy until the handler
+		// returns and a next request on it would wait for that.
+		o.w.Header().Set("Connection", "close")
+		writeHTTP(o.w, o.ctype, b)
+		_ = http.NewResponseController(o.w).Flush()
+		return
+	}
+	writeHTTP(o.w, o.ctype, b)
+}
 
 var (
 	contentTypeJSON    = []string{codec.ContentTypeJSON}

@@ -205,8 +205,8 @@ func TestAuth(t *testing.T) {
 		{"wrong user", "bob:" + password, "authentication failed"},
 		{"no colon", password, "authentication failed"},
 		{"empty user", ":" + password, "authentication failed"},
-		{"hmac", "-hmac:alice:" + password, "not supported"},
-		{"smac", "-smac:alice:" + password, "not supported"},
+		{"hmac without a credential store", "-hmac:alice:" + password, "not enabled"},
+		{"smac without a credential store", "-smac:alice:" + password, "not enabled"},
 		{"internal", "-internal", "not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

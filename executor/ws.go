@@ -19,18 +19,33 @@ const (
 	// times the message limit. Anything bigger closes the connection
 	// (coder/websocket sends close status 1009, "message too big").
 	wsDrainFactor = 4
-	// wsWriteTimeout bounds one batch of writes; a peer that does not read
-	// for this long loses its connection instead of piling up responses.
+	// wsWriteTimeout bounds one socket write of a batch that had to wait
+	// for the peer; a peer that does not read for this long loses its
+	// connection instead of piling up responses.
 	wsWriteTimeout = 30 * time.Second
-	// wsMaxIdleWorkers bounds the goroutines a connection keeps waiting
-	// for requests after a burst.
-	wsMaxIdleWorkers = 64
+	// wsInlineGrace is how long the read loop runs a request in its own
+	// goroutine before another goroutine takes over reading, so that a
+	// slow or blocking handler does not hold up the connection's other
+	// calls for longer than this.
+	wsInlineGrace = 100 * time.Microsecond
 )
 
-// wsConn is one accepted WebSocket connection. Its goroutines: the read
-// loop (the ServeHTTP goroutine), one writer, and a worker per request in
-// flight (a few idle ones are kept for reuse). run returns only after all
-// of them have ended.
+// wsConn is one accepted WebSocket connection.
+//
+// One goroutine at a time is the connection's reader. It reads a message
+// and serves it itself, so a quick request costs no goroutine handoff:
+// read, handle, encode and write all happen on the reader. Each inline
+// request arms a timer (wsInlineGrace); when it fires while the handler
+// still runs, the timer's goroutine becomes the reader and the old one
+// ends once its request is answered. Calls of one connection thus still
+// run concurrently and are answered in completion order.
+//
+// Responses are written by the goroutine that made them, through
+// coder/websocket into the batchConn, which never waits on the socket:
+// whatever the reader writes while it works through received input goes
+// out in one system call before its next socket read.
+//
+// run returns only after every goroutine of the connection has ended.
 type wsConn struct {
 	e      *Executor
 	conn   *websocket.Conn
@@ -38,15 +53,13 @@ type wsConn struct {
 	cancel context.CancelFunc
 
 	batch    *batchConn     // nil when the socket could not be wrapped
-	handlers sync.WaitGroup // workers
-	work     chan *[]byte   // unbuffered: a send succeeds only to an idle worker
-	idle     atomic.Int32   // workers waiting on work
+	handlers sync.WaitGroup // readers, current and detached
+	inline   atomic.Uint64  // token of the request the reader serves inline, 0 when none
+	seq      atomic.Uint64  // source of tokens
+	grace    *time.Timer    // fires detach
 
-	mu     sync.Mutex
-	queue  []*[]byte // encoded responses waiting for the writer
-	closed bool      // no more responses are accepted
-	wake   chan struct{}
-	done   chan struct{} // closed when the writer returns
+	mu    sync.Mutex
+	ended bool // the reader has seen the connection end: no new readers
 }
 
 func (s *scope) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -68,80 +81,101 @@ func (s *scope) serveWS(w http.ResponseWriter, r *http.Request) {
 		ctx:    ctx,
 		cancel: cancel,
 		batch:  batcher(w),
-		work:   make(chan *[]byte),
-		wake:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
 	}
 	c.run()
 }
 
 func (c *wsConn) run() {
 	c.conn.SetReadLimit(int64(c.e.maxSize) * wsDrainFactor)
-	go c.writeLoop()
-	c.readLoop()
+	c.grace = time.AfterFunc(time.Hour, c.detach)
+	c.grace.Stop()
 
-	c.cancel()        // handlers still running see the connection gone,
-	c.handlers.Wait() // their responses are queued (or dropped once closed),
-	c.closeWriter()   // the writer sends what is queued and returns,
-	<-c.done
+	c.handlers.Add(1)
+	c.readLoop()      // returns when the connection ends, or when detached
+	c.handlers.Wait() // every reader and handler has ended (the last one cancelled c.ctx)
+	c.grace.Stop()
+	c.cancel()
+	if c.batch != nil {
+		c.batch.drain() // what is collected is written out
+	}
 	_ = c.conn.CloseNow() // a no-op when the peer or Close already closed it
 }
 
-// readLoop reads messages until the connection fails or closes. It hands
-// each message to a worker of its own, so calls of one connection run
-// concurrently and are answered in completion order.
+// readLoop reads messages until the connection fails or closes, serving
+// each itself, or until it is detached while serving one (another
+// goroutine reads by then). The caller has counted it in c.handlers.
 func (c *wsConn) readLoop() {
+	defer c.handlers.Done()
+	for {
+		b := c.next()
+		if b == nil {
+			c.mu.Lock()
+			c.ended = true
+			c.mu.Unlock()
+			c.cancel() // handlers still running see the connection gone
+			return
+		}
+		tok := c.seq.Add(1)
+		c.inline.Store(tok)
+		c.grace.Reset(wsInlineGrace)
+		c.handle(b)
+		if !c.inline.CompareAndSwap(tok, 0) {
+			return // detached: another goroutine is the reader now
+		}
+		c.grace.Stop()
+	}
+}
+
+// detach runs when a request has been served inline for wsInlineGrace:
+// the timer's goroutine takes over reading, and the goroutine serving the
+// request ends after it. A late timer may detach a later request early;
+// that only costs a goroutine.
+func (c *wsConn) detach() {
+	tok := c.inline.Load()
+	if tok == 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	// Safe while not ended: the current reader is still counted.
+	c.handlers.Add(1)
+	c.mu.Unlock()
+	if !c.inline.CompareAndSwap(tok, 0) {
+		c.handlers.Done() // the request finished first
+		return
+	}
+	c.readLoop()
+}
+
+// next reads the next message, answering oversize ones itself. It returns
+// nil when the connection has failed or closed.
+func (c *wsConn) next() *[]byte {
 	max := c.e.maxSize
 	for {
 		// A context that is never done: coder/websocket then sets up no
 		// per-read timeout machinery. Closing the connection ends the read.
 		_, rd, err := c.conn.Reader(context.Background())
 		if err != nil {
-			return
+			return nil
 		}
 		b := getBuf()
 		buf, tooBig, err := readMessage(rd, (*b)[:0], max)
 		*b = buf
 		if err != nil {
 			putBuf(b)
-			return
+			return nil
 		}
-		if tooBig {
-			putBuf(b)
-			if _, err := io.Copy(io.Discard, rd); err != nil {
-				return // beyond the drain limit: coder/websocket closed with 1009
-			}
-			c.respond(c.e.encodeError("", pipeline.InvalidRequest, tooBigDesc(max)))
-			continue
+		if !tooBig {
+			return b
 		}
-		select {
-		case c.work <- b: // an idle worker takes it
-		default:
-			c.handlers.Add(1)
-			go c.worker(b)
+		putBuf(b)
+		if _, err := io.Copy(io.Discard, rd); err != nil {
+			return nil // beyond the drain limit: coder/websocket closed with 1009
 		}
-	}
-}
-
-// worker serves b, then stays to serve further messages while fewer than
-// wsMaxIdleWorkers others are idle. Reusing goroutines saves their start
-// and, above all, growing a fresh stack for the JSON decoder on every
-// request.
-func (c *wsConn) worker(b *[]byte) {
-	defer c.handlers.Done()
-	for {
-		c.handle(b)
-		if c.idle.Add(1) > wsMaxIdleWorkers {
-			c.idle.Add(-1)
-			return
-		}
-		select {
-		case b = <-c.work:
-			c.idle.Add(-1)
-		case <-c.ctx.Done():
-			c.idle.Add(-1)
-			return
-		}
+		c.respond(c.e.encodeError("", pipeline.InvalidRequest, tooBigDesc(max)))
 	}
 }
 
@@ -172,87 +206,12 @@ func (c *wsConn) handle(b *[]byte) {
 
 func isServerRid(rid string) bool { return rid != "" && rid[0] == 'S' }
 
-// respond queues an encoded response for the writer. It never blocks on
-// the network; after the writer is closed it drops b.
+// respond writes an encoded response as one binary message. It does not
+// wait on the network (see batchConn). A failed write closes the
+// connection, which ends the read loop.
 func (c *wsConn) respond(b *[]byte) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		putBuf(b)
-		return
+	if c.conn.Write(context.Background(), websocket.MessageBinary, *b) != nil {
+		_ = c.conn.CloseNow()
 	}
-	c.queue = append(c.queue, b)
-	first := len(c.queue) == 1
-	c.mu.Unlock()
-	if first {
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (c *wsConn) closeWriter() {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// writeLoop is the connection's only writer. Each time it wakes it takes
-// the whole queue and writes it out, one binary message per response,
-// collected by the batchConn into one socket write; callers never wait on
-// the socket or on each other.
-func (c *wsConn) writeLoop() {
-	defer close(c.done)
-	watchdog := time.AfterFunc(time.Hour, func() { _ = c.conn.CloseNow() })
-	watchdog.Stop()
-	defer watchdog.Stop()
-
-	var batch []*[]byte
-	failed := false
-	for range c.wake {
-		c.mu.Lock()
-		batch, c.queue = c.queue, batch[:0]
-		closed := c.closed
-		c.mu.Unlock()
-
-		if !failed && len(batch) > 0 {
-			watchdog.Reset(wsWriteTimeout)
-			if c.batch != nil {
-				c.batch.begin()
-			}
-		}
-		for i, b := range batch {
-			if !failed && c.conn.Write(context.Background(), websocket.MessageBinary, *b) != nil {
-				failed = true
-			}
-			putBuf(b)
-			batch[i] = nil
-		}
-		if c.batch != nil && len(batch) > 0 && c.batch.flush() != nil {
-			failed = true
-		}
-		watchdog.Stop()
-
-		if failed && !closed {
-			// The socket is gone: refuse further responses, free what is
-			// queued, and make the read loop see the failure.
-			c.mu.Lock()
-			c.closed, closed = true, true
-			rest := c.queue
-			c.queue = nil
-			c.mu.Unlock()
-			for _, b := range rest {
-				putBuf(b)
-			}
-			_ = c.conn.CloseNow()
-		}
-		if closed {
-			return
-		}
-	}
+	putBuf(b)
 }
