@@ -2,6 +2,7 @@ package ccm_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	ccm "github.com/ftnpipe/ccm"
 	"github.com/ftnpipe/ccm/codec"
+	"github.com/ftnpipe/ccm/executor"
 	"github.com/ftnpipe/ccm/mac"
 	"github.com/ftnpipe/ccm/pipeline"
 )
@@ -191,8 +193,7 @@ func TestMACRegisterErrors(t *testing.T) {
 		"key, no mac":     {ccm.Credentials("u:p"), ccm.MACKeyBase64(testKeyB64, "HS256")},
 		"key, no creds":   {ccm.MACKeyBase64(testKeyB64, "HS256")},
 		"unknown algo":    {ccm.Credentials("-smac:u"), ccm.MACKeyBase64(testKeyB64, "KMAC128")},
-		"legacy on smac":  {ccm.Credentials("-smac:u"), ccm.MACKeyBase64(testKeyB64, "SHA256")},
-		"ftn8 on hmac":    {ccm.Credentials("-hmac:u"), ccm.MACKeyBase64(testKeyB64, "HS256")},
+		"lower case algo": {ccm.Credentials("-smac:u"), ccm.MACKeyBase64(testKeyB64, "hs256")},
 		"bad base64":      {ccm.Credentials("-smac:u"), ccm.MACKeyBase64("111222333444555666777888999", "HS256")},
 		"empty key":       {ccm.Credentials("-smac:u"), ccm.MACKey(nil, "HS256")},
 		"no user":         {ccm.Credentials("-smac:"), ccm.MACKeyBase64(testKeyB64, "HS256")},
@@ -236,5 +237,47 @@ func TestSecretsNeverLeak(t *testing.T) {
 	for _, txt := range append(texts, logs.String()) {
 		is.True(!strings.Contains(txt, password)) // no secret in any text
 		is.True(!strings.Contains(txt, "secretkey"))
+	}
+}
+
+// Go to Go: the CCM signs, the executor verifies and signs back, over both
+// transports and every algorithm; a wrong key is refused by the executor.
+func TestMACWithExecutor(t *testing.T) {
+	key, _ := mac.DecodeKey(testKeyB64)
+	ex := executor.New(executor.WithCredentials(executor.Credentials{"svc": {MACKey: key}}))
+	if err := ex.Register("test.svc:1.0", map[string]executor.Handler{
+		"whoami": func(_ context.Context, r *executor.Request) (any, error) {
+			return map[string]any{"user": r.User, "echo": r.Params}, nil
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ex.Listen("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	for _, algo := range []string{"HS256", "HS384", "HS512", "HMD5", "MD5", "SHA224", "SHA256", "SHA384", "SHA512"} {
+		for scheme, url := range map[string]string{"ws": srv.WSURL(), "http": srv.HTTPURL()} {
+			t.Run(algo+"/"+scheme, func(t *testing.T) {
+				is := is.New(t)
+				c := ccm.New()
+				defer c.Close()
+				form := "-smac:svc"
+				if mac.IsLegacy(algo) {
+					form = "-hmac:svc"
+				}
+				it := register(t, c, url, ccm.Credentials(form), ccm.MACKeyBase64(testKeyB64, algo))
+				p := map[string]any{"n": 0.1, "big": 1e21, "s": "ü", "l": []any{1, nil, true}}
+				res, err := it.Call(bg, "whoami", p)
+				is.NoErr(err)
+				is.Equal(res.(map[string]any)["user"], "svc")
+
+				is.NoErr(c.Register(bg, "wrong", "test.svc:1.0", url, ccm.Credentials(form), ccm.MACKey([]byte("not the key"), algo)))
+				wrong, _ := c.Iface("wrong")
+				_, err = wrong.Call(bg, "whoami", nil)
+				is.True(errors.Is(err, ccm.ErrSecurityError))
+			})
+		}
 	}
 }

@@ -21,18 +21,42 @@
 // Interfaces (specs in ./specs):
 //   ftnpipe.test:1.0    AllowAnonymous: echo, add, fail, undeclared, sleep
 //   ftnpipe.secure:1.0  authenticated users only: whoami, echo
+//   ftnpipe.mac:1.0     authenticated users only: whoami, echo, add, mirror,
+//                       fail (meant for MAC-signed calls)
 //
 // Users (clear-text "user:password" credentials, checked by the reference
 // LegacySecurityProvider): tester / s3cr3t. The reference splits "sec" on ':'
 // and treats exactly two parts as user and password, so a password must not
 // contain ':'.
+//
+// MAC-signed calls (keys: the constants below, standard Base64):
+//   -hmac:{user}:{algo}:{sig}  legacy FTN6 HMAC, checked and signed by the
+//                              reference LegacySecurityProvider through its
+//                              #basicauth service (algo MD5, SHA224, SHA256,
+//                              SHA384, SHA512): users hmacuser, otheruser.
+//   -smac:{user}:{algo}:{sig}  FTN8.1 stateless MAC. The reference executor
+//                              has no checker for it (its base SecurityProvider
+//                              answers NotImplemented), so SmacSecurityProvider
+//                              below does it, with the reference's own MAC code
+//                              (SpecTools.genHMACRaw / checkHMAC, the functions
+//                              the reference invoker signs with). algo HMD5,
+//                              HS256, HS384, HS512: users smacuser, otheruser;
+//                              smacliar signs its replies with the wrong key,
+//                              smacmute does not sign them (to test invokers).
 
 const http = require( 'http' );
 const path = require( 'path' );
 
 const $as = require( 'futoin-asyncsteps' );
-const { AdvancedCCM } = require( 'futoin-invoker' );
-const { NodeExecutor, LegacySecurityProvider } = require( 'futoin-executor' );
+const { AdvancedCCM, SpecTools } = require( 'futoin-invoker' );
+const {
+    NodeExecutor,
+    LegacySecurityProvider,
+    SecurityProvider,
+    RequestInfo,
+} = require( 'futoin-executor' );
+
+const { SecurityError } = $as.Errors;
 
 const HOST = '127.0.0.1';
 const HTTP_PATH = '/ftn';
@@ -42,6 +66,35 @@ const USERS = [
     { user: 'tester', password: 's3cr3t', details: { FullName: 'Interop Tester' } },
 ];
 
+// MAC keys, standard Base64 (strict: the Go client refuses the reference
+// tests' 111222333444555666777888999). The Go tests (mac_test.go) hold the
+// same constants.
+const HMAC_KEY = 'd1LlU76iNmkl4XIZ4oFw9YoJd8lSZEWJqTsuwFyEfbw='; // 32 bytes
+const SMAC_KEY = 'Vz5LMXn7mqF0mEKbW46FLGv9bJSSFz+cTGbCAkKOVJ+Edl0yzgDFBngy/atb0e+hRFBnt2m037zCSvoolwxVzg=='; // 64 bytes
+const OTHER_KEY = '6ll0IkRsJ4Ty1RLSyNYOEDUnACWSgod0m8LorSB2AY8='; // 32 bytes
+const WRONG_KEY = 'X35zm4l4g7HiA/sAwszhojzeK20KxVuhMR+tPKRgdAA='; // nobody's key
+
+// Legacy -hmac users. BasicAuthService uses the user's "secret" as the raw
+// HMAC key (crypto.createHmac( algo, secret )), while the invoker Base64-
+// decodes its hmacKey option: so the secret is the decoded Buffer.
+const HMAC_USERS = [
+    { user: 'hmacuser', key: HMAC_KEY },
+    { user: 'otheruser', key: OTHER_KEY },
+];
+
+// -smac users (SmacSecurityProvider).
+const SMAC_USERS = [
+    { user: 'smacuser', key: SMAC_KEY },
+    { user: 'otheruser', key: OTHER_KEY },
+    // Accepted with SMAC_KEY, but the replies are signed with WRONG_KEY.
+    { user: 'smacliar', key: SMAC_KEY, rspKey: WRONG_KEY },
+    // Accepted with SMAC_KEY, but the replies are not signed at all.
+    { user: 'smacmute', key: SMAC_KEY, noSign: true },
+];
+
+// FTN8 algorithm names only: -smac does not take the legacy names.
+const SMAC_ALGOS = new Set( [ 'HMD5', 'HS256', 'HS384', 'HS512' ] );
+
 // The executor cancels a request after reqTimeout ms (reference default 5 s).
 // sleep() must be cut by the Go client's own timeout, never by the executor,
 // so this is well above anything the tests ask for.
@@ -50,6 +103,82 @@ const REQ_TIMEOUT_MS = 60e3;
 // sleep() refuses to wait longer than this, so a stray call cannot pin the
 // process.
 const MAX_SLEEP_MS = 30e3;
+
+const SYM_SMAC = Symbol( 'SMAC' );
+
+// FTN8.1 stateless MAC (-smac) on the reference executor, which has none.
+// Chained behind LegacySecurityProvider: that one handles -hmac and
+// "user:password" and passes every other "sec" here.
+//
+// The MAC is the reference invoker's own: SpecTools.genHMACRaw over the whole
+// message minus the top-level "sec" (the same function signs the invoker's
+// requests and checks the executor's replies), compared with
+// SpecTools.checkHMAC (timing-safe).
+class SmacSecurityProvider extends SecurityProvider {
+    constructor( users ) {
+        super();
+        this._users = new Map();
+        let id = 1001;
+
+        for ( const u of users ) {
+            const login = u.user;
+            this._users.set( login, {
+                key: Buffer.from( u.key, 'base64' ),
+                rspKey: Buffer.from( u.rspKey || u.key, 'base64' ),
+                noSign: !!u.noSign,
+                info: { local_id: id, global_id: `G${id}`, details: { Login: login } },
+            } );
+            ++id;
+        }
+    }
+
+    checkAuth( as, reqinfo, reqmsg, sec ) {
+        if ( sec[0] !== '-smac' ) {
+            super.checkAuth( as, reqinfo, reqmsg, sec );
+            return;
+        }
+
+        this._normalizeQueryParams( as, reqinfo );
+        as.add( ( as ) => {
+            const [ , user, algo, sig ] = sec;
+            const u = ( sec.length === 4 ) && this._users.get( user );
+            let raw_algo = null;
+            let ok = false;
+
+            // One generic answer whatever was wrong (FTN8 §2.1.7).
+            if ( u && SMAC_ALGOS.has( algo ) ) {
+                raw_algo = SpecTools.getRawAlgo( as, algo );
+                const want = SpecTools.genHMACRaw( raw_algo, u.key, reqmsg );
+                ok = SpecTools.checkHMAC( Buffer.from( sig, 'base64' ), want );
+            }
+
+            if ( !ok ) {
+                as.error( SecurityError, 'Stateless MAC Verification Failed' );
+            }
+
+            this._setUser( as, reqinfo, RequestInfo.SL_PRIVILEGED_OPS,
+                Object.assign( {}, u.info, { details: Object.assign( {}, u.info.details ) } ) );
+            reqinfo.info[SYM_SMAC] = { u, raw_algo };
+        } );
+    }
+
+    // Signs every reply (results and errors) to a verified -smac request,
+    // rid included, as LegacySecurityProvider does for -hmac.
+    signAuto( as, reqinfo, rspmsg ) {
+        const st = reqinfo.info[SYM_SMAC];
+
+        if ( !st || st.u.noSign ) {
+            return false;
+        }
+
+        rspmsg.sec = SpecTools.genHMACRaw( st.raw_algo, st.u.rspKey, rspmsg ).toString( 'base64' );
+        return true;
+    }
+
+    isSigned( reqinfo ) {
+        return !!reqinfo.info[SYM_SMAC];
+    }
+}
 
 function parseArgs( argv ) {
     const out = { port: 0, watchStdin: true };
@@ -121,25 +250,55 @@ const testImpl = {
     },
 };
 
+// whoami() of ftnpipe.secure and ftnpipe.mac: the login the security
+// provider put on the request, and its security level.
+function whoami( as, reqinfo ) {
+    const info = reqinfo.info;
+    const user = info.USER_INFO;
+
+    if ( !user ) {
+        // Cannot happen: the interfaces have no AllowAnonymous.
+        as.error( SecurityError, 'no user' );
+    }
+
+    user.details( as );
+    as.add( ( as, details ) => {
+        as.success( {
+            login: String( details.Login ),
+            seclvl: String( info.SECURITY_LEVEL ),
+        } );
+    } );
+}
+
+// ftnpipe.mac:1.0
+const macImpl = {
+    whoami( as, reqinfo ) {
+        whoami( as, reqinfo );
+        as.add( ( as, { login } ) => as.success( { login } ) );
+    },
+
+    echo( as, reqinfo ) {
+        return { msg: reqinfo.params().msg };
+    },
+
+    add( as, reqinfo ) {
+        const { a, b } = reqinfo.params();
+        return { sum: a + b };
+    },
+
+    mirror( as, reqinfo ) {
+        const { m, l } = reqinfo.params();
+        return { m, l };
+    },
+
+    fail( as, _reqinfo ) {
+        as.error( 'MyError', 'fail() always fails' );
+    },
+};
+
 // ftnpipe.secure:1.0
 const secureImpl = {
-    whoami( as, reqinfo ) {
-        const info = reqinfo.info;
-        const user = info.USER_INFO;
-
-        if ( !user ) {
-            // Cannot happen: the interface has no AllowAnonymous.
-            as.error( 'SecurityError', 'no user' );
-        }
-
-        user.details( as );
-        as.add( ( as, details ) => {
-            as.success( {
-                login: String( details.Login ),
-                seclvl: String( info.SECURITY_LEVEL ),
-            } );
-        } );
-    },
+    whoami,
 
     echo( as, reqinfo ) {
         return { msg: reqinfo.params().msg };
@@ -224,10 +383,16 @@ function main() {
             ( as ) => {
                 // Clear-text user:password checks through the reference's own
                 // BasicAuth service (an in-process executor it creates).
-                const secprov = new LegacySecurityProvider( as, ccm );
+                // -hmac and user:password there; -smac chained behind it.
+                const secprov = new LegacySecurityProvider(
+                    as, ccm, new SmacSecurityProvider( SMAC_USERS ) );
 
                 for ( const u of USERS ) {
                     secprov.addUser( u.user, u.password, Object.assign( {}, u.details ) );
+                }
+
+                for ( const u of HMAC_USERS ) {
+                    secprov.addUser( u.user, Buffer.from( u.key, 'base64' ), {} );
                 }
 
                 executor = new NodeExecutor( ccm, {
@@ -248,6 +413,7 @@ function main() {
 
                 executor.register( as, 'ftnpipe.test:1.0', testImpl );
                 executor.register( as, 'ftnpipe.secure:1.0', secureImpl );
+                executor.register( as, 'ftnpipe.mac:1.0', macImpl );
 
                 as.add( ( as ) => {
                     as.waitExternal();

@@ -11,6 +11,7 @@ import (
 
 	ccm "github.com/ftnpipe/ccm"
 	"github.com/ftnpipe/ccm/executor"
+	"github.com/ftnpipe/ccm/mac"
 )
 
 // ftnpipe-ws and ftnpipe-http: the ftnpipe invoker (a SimpleCCM: no spec,
@@ -50,12 +51,17 @@ func (f *ftnClient) call(ctx context.Context) error {
 
 func (f *ftnClient) close() error { return f.c.Close() }
 
-func dialFtn(scheme string) func(ctx context.Context, addr string, conc int) (client, error) {
+// ftnpipe-ws-hmac is ftnpipe-ws with every request MAC-signed
+// ("-smac:bench", HS256) and every response signed and verified: the cost
+// of message signing end to end, in the same run as ftnpipe-ws.
+const benchMACKey = "YmVuY2ggTUFDIGtleSwgMzIgYnl0ZXMgbG9uZyEhISE=" // "bench MAC key, 32 bytes long!!!!"
+
+func dialFtn(scheme string, opts ...ccm.RegisterOption) func(ctx context.Context, addr string, conc int) (client, error) {
 	return func(ctx context.Context, addr string, conc int) (client, error) {
 		c := ccm.New()
 		// MaxConns sizes the HTTP keep-alive pool to the callers, as
 		// nethttp-json's transport is; WS multiplexes on one connection.
-		err := c.Register(ctx, ftnIface, ftnIfaceV, scheme+"://"+addr+ftnPath, ccm.MaxConns(conc))
+		err := c.Register(ctx, ftnIface, ftnIfaceV, scheme+"://"+addr+ftnPath, append([]ccm.RegisterOption{ccm.MaxConns(conc)}, opts...)...)
 		if err != nil {
 			c.Close()
 			return nil, err
@@ -115,7 +121,11 @@ func init() {
 	registerServer(serverPart{
 		name: ftnPartKey,
 		serve: func(ln net.Listener) (func(), error) {
-			e := executor.New()
+			key, err := mac.DecodeKey(benchMACKey)
+			if err != nil {
+				return nil, err
+			}
+			e := executor.New(executor.WithCredentials(executor.Credentials{"bench": {MACKey: key}}))
 			if err := e.Register(ftnIfaceV, map[string]executor.Handler{"echo": ftnEcho}); err != nil {
 				return nil, err
 			}
@@ -128,5 +138,7 @@ func init() {
 	})
 	registerCase(benchCase{name: "ftnpipe-ws", order: 10, server: ftnPartKey, dial: dialFtn("ws")})
 	registerCase(benchCase{name: "ftnpipe-http", order: 20, server: ftnPartKey, dial: dialFtn("http")})
+	registerCase(benchCase{name: "ftnpipe-ws-hmac", order: 15, server: ftnPartKey,
+		dial: dialFtn("ws", ccm.Credentials("-smac:bench"), ccm.MACKeyBase64(benchMACKey, "HS256"))})
 	registerCase(benchCase{name: "ws-raw-ftnexec", order: 60, server: ftnPartKey, extra: true, dial: dialRawFtnExec})
 }

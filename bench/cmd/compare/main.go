@@ -414,6 +414,14 @@ func printRatios(w io.Writer, cfg config, rows []row) {
 			fmt.Fprintf(w, "target  ftnpipe-ws / grpc-go calls/s at conc %d: %.3fx (want >= 1.5x: %s)\n", par, x, verdict(x >= 1.5))
 		}
 	}
+	for _, conc := range []int{seq, par} {
+		if a, ok := findRow(rows, "ftnpipe-ws-hmac", conc); ok {
+			if b, ok := findRow(rows, "ftnpipe-ws", conc); ok && b.callsPerS > 0 {
+				x := a.callsPerS / b.callsPerS
+				fmt.Fprintf(w, "target  ftnpipe-ws-hmac / ftnpipe-ws calls/s at conc %d: %.3fx (want >= 0.9x: %s)\n", conc, x, verdict(x >= 0.9))
+			}
+		}
+	}
 	if a, ok := findRow(rows, "ftnpipe-ws", seq); ok {
 		if b, ok := findRow(rows, "ws-echo", seq); ok && b.p50 > 0 {
 			x := a.p50 / b.p50
