@@ -80,8 +80,10 @@ var dummyKey, _ = mac.NewKey("HS256", []byte("ftnpipe: no such user"))
 // store returns another key.
 type keyCache struct {
 	mu sync.Mutex
-	m  map[string]cachedKey
+	m  map[keyID]cachedKey
 }
+
+type keyID struct{ user, algo string }
 
 type cachedKey struct {
 	secret []byte
@@ -89,7 +91,7 @@ type cachedKey struct {
 }
 
 func (kc *keyCache) get(user, algo string, secret []byte) (*mac.Key, error) {
-	id := user + "\x00" + algo
+	id := keyID{user, algo}
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
 	if ck, ok := kc.m[id]; ok && bytes.Equal(ck.secret, secret) {
@@ -100,7 +102,7 @@ func (kc *keyCache) get(user, algo string, secret []byte) (*mac.Key, error) {
 		return nil, err
 	}
 	if kc.m == nil {
-		kc.m = map[string]cachedKey{}
+		kc.m = map[keyID]cachedKey{}
 	}
 	kc.m[id] = cachedKey{secret: append([]byte(nil), secret...), key: k}
 	return k, nil
@@ -145,11 +147,12 @@ func (e *Executor) authenticate(ctx context.Context, m *pipeline.Request) (authR
 
 // checkMAC verifies "-smac:user:algo:sig" or "-hmac:user:algo:sig".
 func (e *Executor) checkMAC(ctx context.Context, m *pipeline.Request, sec string, failed *pipeline.Error) (authResult, *pipeline.Error) {
-	parts := strings.Split(sec, ":")
-	if len(parts) != 4 || parts[1] == "" {
+	_, rest, _ := strings.Cut(sec, ":") // after "-smac" or "-hmac"
+	user, rest, ok1 := strings.Cut(rest, ":")
+	algo, sig, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || user == "" || strings.IndexByte(sig, ':') >= 0 {
 		return authResult{}, failed
 	}
-	user, algo, sig := parts[1], parts[2], parts[3]
 	if !mac.IsFTN8(algo) && !mac.IsLegacy(algo) {
 		return authResult{}, failed
 	}
