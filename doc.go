@@ -60,6 +60,12 @@
 //     "sec" field of the message, never in a URL; a URL with user info is
 //     refused at Register. (The reference executor refuses passwords that
 //     contain ':'.)
+//   - MAC credentials ("-smac:user", legacy "-hmac:user") sign every request
+//     after its rid is assigned, again on every retry, and demand a valid
+//     signature on every response: a missing or wrong one is a
+//     SecurityError, stricter than the reference, which accepts unsigned
+//     standard errors ([AcceptUnsignedErrors] restores that). Either form
+//     takes any supported algorithm, as the reference does.
 //   - Minor versions compare as numbers in AssertIface: 1.10 satisfies 1.9.
 //   - Unregistering an alias removes just that alias, for good.
 //   - Events are delivered synchronously to [CCM.Subscribe] callbacks, after
@@ -69,7 +75,7 @@
 //
 // # Not yet
 //
-// MAC signing (-hmac, -smac), limit zones, tcp/unix/in-process transports,
+// Master-secret MACs (-mmac) and on-behalf-of, limit zones, tcp/unix/in-process transports,
 // MessagePack and CBOR, interface specs and the AdvancedCCM, AsyncSteps and
 // the channel API are later releases; see the README for the status.
 package ccm
