@@ -183,7 +183,16 @@ func (w *writer) tree(m map[string]any, top bool) {
 		}
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, compareUTF16)
+	if len(keys) <= 12 {
+		// Insertion sort: no function-value calls for the usual small maps.
+		for i := 1; i < len(keys); i++ {
+			for j := i; j > 0 && compareUTF16(keys[j], keys[j-1]) < 0; j-- {
+				keys[j], keys[j-1] = keys[j-1], keys[j]
+			}
+		}
+	} else {
+		slices.SortFunc(keys, compareUTF16)
+	}
 	for _, k := range keys {
 		w.pair(k, m[k])
 	}
@@ -279,6 +288,11 @@ func AppendNumber(dst []byte, f float64) ([]byte, error) {
 	}
 	if f == 0 {
 		return append(dst, '0'), nil
+	}
+	if f == math.Trunc(f) && f > -(1<<53) && f < 1<<53 {
+		// Integers that a float64 holds exactly print the same in every
+		// language; skip the shortest-digits search.
+		return strconv.AppendInt(dst, int64(f), 10), nil
 	}
 	abs := math.Abs(f)
 	if abs >= 1e-6 && abs < 1e21 {

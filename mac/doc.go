@@ -35,5 +35,6 @@
 // A [Key] holds a secret and an algorithm; it is safe for concurrent use
 // and keeps a pool of initialised HMAC states, so signing allocates
 // nothing. Its String, GoString and LogValue methods never show the secret.
-// Verification compares in constant time (hmac.Equal).
+// Verification compares in constant time (crypto/subtle, as hmac.Equal
+// does), over the Base64 encodings.
 package mac

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/subtle"
 	"encoding/base64"
 	"hash"
 	"log/slog"
@@ -152,18 +153,18 @@ func (k *Key) SignTree(dst []byte, tree map[string]any) ([]byte, error) {
 }
 
 // Equal reports, in constant time, whether sig (Base64, with or without
-// padding, as FTN8.1 allows) encodes sum.
+// padding, as FTN8.1 allows) encodes sum. It compares encodings: sum is
+// encoded (cheaper than decoding sig) and a signature whose unused
+// trailing bits are not zero, which no encoder writes, does not match.
 func Equal(sum []byte, sig string) bool {
 	sig = strings.TrimRight(sig, "=")
-	var buf [64]byte
-	if base64.RawStdEncoding.DecodedLen(len(sig)) > len(buf) {
+	var buf [88]byte
+	n := base64.RawStdEncoding.EncodedLen(len(sum))
+	if n > len(buf) || len(sig) != n {
 		return false
 	}
-	n, err := base64.RawStdEncoding.Strict().Decode(buf[:], []byte(sig))
-	if err != nil {
-		return false
-	}
-	return hmac.Equal(buf[:n], sum)
+	base64.RawStdEncoding.Encode(buf[:n], sum)
+	return subtle.ConstantTimeCompare(buf[:n], []byte(sig)) == 1
 }
 
 // AppendBase64 appends the padded standard Base64 form of sum, the form
