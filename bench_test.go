@@ -6,6 +6,8 @@ import (
 
 	ccm "github.com/ftnpipe/ccm"
 	"github.com/ftnpipe/ccm/codec"
+	"github.com/ftnpipe/ccm/executor"
+	"github.com/ftnpipe/ccm/mac"
 	"github.com/ftnpipe/ccm/pipeline"
 	"github.com/ftnpipe/ccm/stage"
 )
@@ -80,6 +82,50 @@ func BenchmarkCall(b *testing.B) {
 			}
 		})
 		b.Run(scheme+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := it.Call(bg, "echo", params); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		c.Close()
+	}
+}
+
+// BenchmarkCallMAC compares a ws call with and without MAC signing in the
+// same run (client and executor in this process).
+func BenchmarkCallMAC(b *testing.B) {
+	key, _ := mac.DecodeKey(testKeyB64)
+	ex := executor.New(executor.WithCredentials(executor.Credentials{"svc": {MACKey: key}}))
+	_ = ex.Register("bench.echo:1.0", map[string]executor.Handler{
+		"echo": func(_ context.Context, r *executor.Request) (any, error) {
+			return map[string]any{"msg": r.Params["msg"]}, nil
+		},
+	})
+	srv, err := ex.Listen("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ex.Close()
+	for _, tc := range []struct {
+		name string
+		opts []ccm.RegisterOption
+	}{
+		{"plain", nil},
+		{"smac-HS256", []ccm.RegisterOption{ccm.Credentials("-smac:svc"), ccm.MACKeyBase64(testKeyB64, "HS256")}},
+	} {
+		c := ccm.New()
+		if err := c.Register(bg, "svc", "bench.echo:1.0", srv.WSURL(), tc.opts...); err != nil {
+			b.Fatal(err)
+		}
+		it, _ := c.Iface("svc")
+		params := map[string]any{"msg": "0123456789abcdef"}
+		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(32)
 			b.RunParallel(func(pb *testing.PB) {

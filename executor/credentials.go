@@ -73,6 +73,10 @@ type authResult struct {
 	key  *mac.Key
 }
 
+// errAuthFailed is the one answer to every failed check. It is never
+// modified.
+var errAuthFailed = pipeline.NewError(pipeline.SecurityError, descAuthFailed)
+
 // dummyKey equalises the work of a MAC check for unknown users.
 var dummyKey, _ = mac.NewKey("HS256", []byte("ftnpipe: no such user"))
 
@@ -114,7 +118,7 @@ func (e *Executor) authenticate(ctx context.Context, m *pipeline.Request) (authR
 	if sec == "" {
 		return authResult{}, nil
 	}
-	failed := pipeline.NewError(pipeline.SecurityError, descAuthFailed)
+	failed := errAuthFailed
 	if strings.HasPrefix(sec, "-smac:") || strings.HasPrefix(sec, "-hmac:") {
 		if e.creds == nil {
 			return authResult{}, pipeline.NewError(pipeline.SecurityError, descNoAuth)
@@ -164,9 +168,8 @@ func (e *Executor) checkMAC(ctx context.Context, m *pipeline.Request, sec string
 			return authResult{}, failed
 		}
 	}
-	var buf [64]byte
-	sum, err := key.SignRequest(buf[:0], m)
-	if err != nil || !mac.Equal(sum, sig) || !ok {
+	good, err := key.CheckRequest(m, sig)
+	if err != nil || !good || !ok {
 		return authResult{}, failed
 	}
 	return authResult{user: user, key: key}, nil
@@ -194,12 +197,10 @@ func sign(key *mac.Key, r *pipeline.Response) error {
 		r.R = emptyMap
 		defer func() { r.R = saved }()
 	}
-	var buf [64]byte
-	sum, err := key.SignResponse(buf[:0], r)
+	sec, err := key.SignResponseBase64(r)
 	if err != nil {
 		return err
 	}
-	var enc [96]byte
-	r.Sec = string(mac.AppendBase64(enc[:0], sum))
+	r.Sec = sec
 	return nil
 }

@@ -72,6 +72,8 @@ type state struct {
 	h   hash.Hash
 	w   writer
 	buf [flushAt]byte
+	sum [64]byte // the MAC, computed in place: no escaping stack buffer
+	enc [88]byte // its Base64 form
 }
 
 // NewKey returns a key for algo (see the package doc for names). An
@@ -127,6 +129,66 @@ func (k *Key) sum(st *state, dst []byte) ([]byte, error) {
 		return dst, pipeline.Errorf(pipeline.InvokerError, "cannot compute the MAC: %v", err)
 	}
 	return dst, nil
+}
+
+// finish computes the MAC of what st was fed, into st.sum.
+func (k *Key) finish(st *state) ([]byte, error) {
+	st.w.flush()
+	if err := st.w.err; err != nil {
+		return nil, pipeline.Errorf(pipeline.InvokerError, "cannot compute the MAC: %v", err)
+	}
+	return st.h.Sum(st.sum[:0]), nil
+}
+
+// SignRequestBase64 returns prefix followed by the padded Base64 MAC of r
+// (its "sec" excluded): the "sec" value to send, e.g. with prefix
+// "-smac:user:HS256:". One allocation: the string.
+func (k *Key) SignRequestBase64(prefix string, r *pipeline.Request) (string, error) {
+	st := k.get()
+	defer k.pool.Put(st)
+	writeRequest(&st.w, r)
+	return k.base64(st, prefix)
+}
+
+// SignResponseBase64 returns the padded Base64 MAC of r, the value of a
+// signed response's "sec".
+func (k *Key) SignResponseBase64(r *pipeline.Response) (string, error) {
+	st := k.get()
+	defer k.pool.Put(st)
+	writeResponse(&st.w, r)
+	return k.base64(st, "")
+}
+
+func (k *Key) base64(st *state, prefix string) (string, error) {
+	sum, err := k.finish(st)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.StdEncoding.AppendEncode(st.enc[:0], sum)
+	var sb strings.Builder
+	sb.Grow(len(prefix) + len(enc))
+	sb.WriteString(prefix)
+	sb.Write(enc)
+	return sb.String(), nil
+}
+
+// CheckRequest reports, in constant time, whether sig is the MAC of r.
+func (k *Key) CheckRequest(r *pipeline.Request, sig string) (bool, error) {
+	st := k.get()
+	defer k.pool.Put(st)
+	writeRequest(&st.w, r)
+	sum, err := k.finish(st)
+	return err == nil && Equal(sum, sig), err
+}
+
+// CheckResponse reports, in constant time, whether sig is the MAC of r,
+// whose R is the decoded result.
+func (k *Key) CheckResponse(r *pipeline.Response, sig string) (bool, error) {
+	st := k.get()
+	defer k.pool.Put(st)
+	writeResponse(&st.w, r)
+	sum, err := k.finish(st)
+	return err == nil && Equal(sum, sig), err
 }
 
 // SignRequest appends the MAC of r (its "sec" excluded) to dst.

@@ -24,8 +24,8 @@ import (
 //
 // A MAC is safe for concurrent use. Printing it never shows the key.
 // Cost: see BenchmarkSignVerify in package mac (HS256, small message:
-// about 1.4 µs for sign plus verify, no allocation; signing a request
-// allocates its "sec" string).
+// about 1 µs for signing a request and checking a signed response, no
+// allocation but the "sec" string).
 type MAC struct {
 	user   string
 	kind   string // "-smac" or "-hmac"
@@ -81,17 +81,11 @@ func (m *MAC) LogValue() slog.Value { return slog.StringValue(m.String()) }
 // Sign sets c.Req.Sec to the signed credential. It must run after the rid
 // is set and before encoding.
 func (m *MAC) Sign(c *pipeline.Call) error {
-	var buf [64]byte
-	sum, err := m.key.SignRequest(buf[:0], &c.Req)
+	sec, err := m.key.SignRequestBase64(m.prefix, &c.Req)
 	if err != nil {
 		return err
 	}
-	var sb strings.Builder
-	sb.Grow(len(m.prefix) + (len(sum)+2)/3*4)
-	sb.WriteString(m.prefix)
-	var enc [96]byte
-	sb.Write(mac.AppendBase64(enc[:0], sum))
-	c.Req.Sec = sb.String()
+	c.Req.Sec = sec
 	return nil
 }
 
@@ -116,12 +110,11 @@ func (m *MAC) Verify(c *pipeline.Call) error {
 		}
 		return pipeline.Errorf(pipeline.SecurityError, "response to %s is not signed", c.Req.F)
 	}
-	var buf [64]byte
-	sum, err := m.key.SignResponse(buf[:0], rsp)
+	ok, err := m.key.CheckResponse(rsp, rsp.Sec)
 	if err != nil {
 		return pipeline.Errorf(pipeline.SecurityError, "cannot check the response MAC of %s: %v", c.Req.F, err)
 	}
-	if !mac.Equal(sum, rsp.Sec) {
+	if !ok {
 		return pipeline.Errorf(pipeline.SecurityError, "response MAC mismatch for %s", c.Req.F)
 	}
 	return nil
