@@ -125,10 +125,12 @@ func Credentials(creds string) RegisterOption {
 }
 
 // MACKey sets the secret key and algorithm for "-smac:" or "-hmac:"
-// credentials (see [Credentials]). algo is one of HMD5, HS256, HS384,
-// HS512 for -smac and MD5, SHA224, SHA256, SHA384, SHA512 for -hmac; ""
-// picks the default. An unknown or mismatched algorithm or an empty key is
-// an InvokerError at Register, not at call time. The key is copied.
+// credentials (see [Credentials]). algo is usually one of HMD5, HS256,
+// HS384, HS512 for -smac and MD5, SHA224, SHA256, SHA384, SHA512 for -hmac
+// (either form accepts any of them, as the reference does); "" picks the
+// default (HS256 for -smac, MD5 for -hmac). An unknown algorithm or an
+// empty key is an InvokerError at Register, not at call time. The key is
+// copied.
 func MACKey(key []byte, algo string) RegisterOption {
 	k := append([]byte(nil), key...)
 	return registerOption(func(c *config) { c.macKey, c.macAlgo, c.hasMACKey, c.macKeyErr = k, algo, true, nil })
