@@ -24,7 +24,9 @@
 //
 // await, mux, sign and encode are transforms fused into the caller's own
 // goroutine; the transmit stage is the one goroutine boundary on the way
-// out (it batches what queues up behind a busy socket). A response is
+// out (it batches what queues up behind a busy socket). On WebSocket a
+// lone call skips even that hop: while the connection is open and idle,
+// the caller writes its own frame (the pipeline's direct lane). A response is
 // decoded on the connection's reader and completes the call, which wakes
 // the caller. Nothing starts a goroutine per call: deadlines are runtime
 // timers and context.AfterFunc registrations.

@@ -135,7 +135,7 @@ func (ep *endpoint) build() {
 	if ep.multiplexed() {
 		ep.mux = stage.NewMux(dec, fail)
 		steps = append(steps, pipeline.T("mux", ep.mux.Assign))
-		transmit = pipeline.S("transmit", sink.NewWebSocket(sink.WSConfig{
+		ws := sink.NewWebSocket(sink.WSConfig{
 			URL:         ep.url,
 			TLS:         cfg.tls,
 			DialTimeout: cfg.dialTimeout,
@@ -143,8 +143,9 @@ func (ep *endpoint) build() {
 			Receive:     ep.mux.Receive,
 			Lost:        ep.mux.FailSent,
 			Fail:        fail,
-		}), 1)
-		opts = append(opts, pipeline.OnClose(ep.mux.Close))
+		})
+		transmit = pipeline.S("transmit", ws, 1)
+		opts = append(opts, pipeline.OnClose(ep.mux.Close), pipeline.WithDirect(ws.TryDirect))
 	} else {
 		ep.http = sink.NewHTTP(sink.HTTPConfig{
 			URL:         ep.url,

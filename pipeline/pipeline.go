@@ -69,6 +69,13 @@ type Option func(*Pipeline)
 // buffer is no substitute for back-pressure.
 func WithBuffer(n int) Option { return func(p *Pipeline) { p.buffer = n } }
 
+// WithDirect installs a direct lane: after the leading transforms, Submit
+// offers the call to try while nothing is queued for the first stage; when
+// try reports true it has taken the call (a transport writing it at once,
+// from the caller's goroutine). The lane saves a goroutine hand-off for a
+// lone call and is bypassed under load, when batching pays.
+func WithDirect(try func(c *Call) bool) Option { return func(p *Pipeline) { p.direct = try } }
+
 // WithFailover installs f as the failure policy, typically a retry lane.
 func WithFailover(f Failover) Option { return func(p *Pipeline) { p.failover = f } }
 
@@ -102,6 +109,7 @@ type Pipeline struct {
 	segs     []segment
 	buffer   int
 	failover Failover
+	direct   func(c *Call) bool
 	onClose  []func()
 
 	startOnce sync.Once
@@ -283,6 +291,10 @@ func (p *Pipeline) Submit(c *Call) {
 	if p.closed {
 		p.mu.RUnlock()
 		c.Complete(nil, NewError(ConnectError, "pipeline closed"))
+		return
+	}
+	if p.direct != nil && len(p.in) == 0 && p.direct(c) {
+		p.mu.RUnlock()
 		return
 	}
 	select {

@@ -245,3 +245,59 @@ func TestHTTPOutcomes(t *testing.T) {
 		}
 	}
 }
+
+// TryDirect declines without a connection, writes from the caller's
+// goroutine once one is open, and a failed direct write is reported as a
+// lost connection (CommError) by the worker.
+func TestWebSocketTryDirect(t *testing.T) {
+	is := is.New(t)
+	var mu sync.Mutex
+	var live []*websocket.Conn
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		live = append(live, c)
+		mu.Unlock()
+		for {
+			typ, b, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			_ = c.Write(r.Context(), typ, append([]byte("echo:"), b...))
+		}
+	}))
+	defer srv.Close()
+	got := make(chan string, 16)
+	lost := make(chan error, 4)
+	ws := sink.NewWebSocket(sink.WSConfig{
+		URL:     "ws" + strings.TrimPrefix(srv.URL, "http"),
+		Receive: func(b []byte) { got <- string(b) },
+		Lost:    func(err error) { lost <- err },
+		Fail:    func(c *pipeline.Call, err error) { c.Complete(nil, err) },
+	})
+	mk := func(s string) *pipeline.Call {
+		c := pipeline.NewCall(context.Background(), "a.b:1.0:f", nil)
+		c.Frame = []byte(s)
+		return c
+	}
+	is.True(!ws.TryDirect(mk("early"))) // no connection yet
+	in, join := runStage(ws)
+	in <- mk("one") // the worker dials
+	is.Equal(<-got, "echo:one")
+	c := mk("two")
+	is.True(ws.TryDirect(c)) // written by this goroutine
+	is.True(c.Sent.Load())
+	is.Equal(<-got, "echo:two")
+
+	mu.Lock()
+	for _, lc := range live {
+		lc.CloseNow()
+	}
+	mu.Unlock()
+	is.True(errors.Is(<-lost, pipeline.ErrCommError))
+	is.True(!ws.TryDirect(mk("after loss"))) // no open connection: declined
+	join()
+}

@@ -55,10 +55,20 @@ type WSConfig struct {
 // them wait for their deadlines; the next call dials again. Connection
 // loss fails every call written on it with CommError (through Lost).
 //
+// A lone call need not wait for the worker at all: the pipeline's direct
+// lane ([WebSocket.TryDirect]) lets the caller write its frame itself
+// while the connection is open and idle, which takes a goroutine hand-off
+// off the latency of sequential calls; under load the lane is bypassed and
+// frames batch as above.
+//
 // Per connection there is one reader goroutine; both are joined before Run
 // returns.
 type WebSocket struct {
 	cfg WSConfig
+	// wmu serialises writes on the connection between the worker and
+	// callers writing directly (TryDirect), and guards cur.
+	wmu sync.Mutex
+	cur *wsConn // the open connection, nil while there is none
 }
 
 // NewWebSocket returns the stage for cfg.
@@ -123,12 +133,47 @@ func (w *WebSocket) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<- 
 				w.failAll(batch, in, pipeline.Errorf(pipeline.ConnectError, "cannot connect to %s: %v", w.cfg.URL, err))
 				continue
 			}
+			w.wmu.Lock()
+			w.cur = conn
+			w.wmu.Unlock()
 		}
-		if err := w.write(conn, batch); err != nil {
+		w.wmu.Lock()
+		err := w.write(conn, batch)
+		w.wmu.Unlock()
+		if err != nil {
 			w.drop(conn, pipeline.Errorf(pipeline.CommError, "write failed: %v", err))
 			conn = nil
 		}
 	}
+}
+
+// TryDirect writes c from the caller's goroutine when a connection is open
+// and no write is in progress, saving the hand-off to the worker for a
+// lone call; it reports false (the caller then queues c as usual) when the
+// connection is busy, not open or failing. A failed write closes the
+// connection: the worker then fails the calls written on it, c included,
+// as for any loss. It is the pipeline's direct lane.
+func (w *WebSocket) TryDirect(c *pipeline.Call) bool {
+	if !w.wmu.TryLock() {
+		return false
+	}
+	defer w.wmu.Unlock()
+	conn := w.cur
+	if conn == nil {
+		return false
+	}
+	select {
+	case <-conn.dead:
+		return false
+	default:
+	}
+	c.Sent.Store(true)
+	err := conn.ws.Write(context.Background(), websocket.MessageBinary, c.Frame)
+	c.ReleaseFrame()
+	if err != nil {
+		conn.ws.CloseNow() // the reader sees it; the worker drops the connection
+	}
+	return true
 }
 
 // collect appends what is already queued on in, without blocking, up to
@@ -262,6 +307,11 @@ func (w *WebSocket) read(conn *wsConn) {
 
 // drop closes conn, joins its reader and fails the calls written on it.
 func (w *WebSocket) drop(conn *wsConn, err error) {
+	w.wmu.Lock() // waits for a direct write in progress; none starts after
+	if w.cur == conn {
+		w.cur = nil
+	}
+	w.wmu.Unlock()
 	conn.stopClose()
 	conn.ws.CloseNow()
 	<-conn.joined
