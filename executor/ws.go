@@ -26,8 +26,9 @@ const (
 	// wsInlineGrace is how long the read loop runs a request in its own
 	// goroutine before another goroutine takes over reading, so that a
 	// slow or blocking handler does not hold up the connection's other
-	// calls for longer than this.
-	wsInlineGrace = 100 * time.Microsecond
+	// calls for much longer than this (at most twice as long: the timer
+	// stays armed across quick requests, see readLoop).
+	wsInlineGrace = time.Millisecond
 )
 
 // wsConn is one accepted WebSocket connection.
@@ -35,9 +36,14 @@ const (
 // One goroutine at a time is the connection's reader. It reads a message
 // and serves it itself, so a quick request costs no goroutine handoff:
 // read, handle, encode and write all happen on the reader. Each inline
-// request arms a timer (wsInlineGrace); when it fires while the handler
-// still runs, the timer's goroutine becomes the reader and the old one
-// ends once its request is answered. Calls of one connection thus still
+// request is watched by a timer (wsInlineGrace); when it fires while the
+// handler has run that long, the timer's goroutine becomes the reader and
+// the old one ends once its request is answered. The timer is not re-armed
+// per request: it stays armed across quick requests and, when it fires
+// early for the current one, re-arms itself for the rest, so a steady
+// stream of quick calls costs about one timer operation per grace period
+// rather than per call (adding a timer wakes the runtime's poller, which
+// cost more than the rest of a quick request). Calls of one connection thus still
 // run concurrently and are answered in completion order.
 //
 // Responses are written by the goroutine that made them, through
@@ -57,6 +63,8 @@ type wsConn struct {
 	inline   atomic.Uint64  // token of the request the reader serves inline, 0 when none
 	seq      atomic.Uint64  // source of tokens
 	grace    *time.Timer    // fires detach
+	armed    atomic.Bool    // grace is pending
+	since    atomic.Int64   // when the inline request started, in monotonic ns
 
 	mu    sync.Mutex
 	ended bool // the reader has seen the connection end: no new readers
@@ -116,13 +124,15 @@ func (c *wsConn) readLoop() {
 			return
 		}
 		tok := c.seq.Add(1)
+		c.since.Store(monoNow())
 		c.inline.Store(tok)
-		c.grace.Reset(wsInlineGrace)
+		if c.armed.CompareAndSwap(false, true) {
+			c.grace.Reset(wsInlineGrace)
+		}
 		c.handle(b)
 		if !c.inline.CompareAndSwap(tok, 0) {
 			return // detached: another goroutine is the reader now
 		}
-		c.grace.Stop()
 	}
 }
 
@@ -131,8 +141,16 @@ func (c *wsConn) readLoop() {
 // request ends after it. A late timer may detach a later request early;
 // that only costs a goroutine.
 func (c *wsConn) detach() {
+	c.armed.Store(false)
 	tok := c.inline.Load()
 	if tok == 0 {
+		return // idle: the next request arms the timer again
+	}
+	if ran := time.Duration(monoNow() - c.since.Load()); ran < wsInlineGrace {
+		// Armed for an earlier request: watch this one for the rest.
+		if c.armed.CompareAndSwap(false, true) {
+			c.grace.Reset(wsInlineGrace - ran)
+		}
 		return
 	}
 	c.mu.Lock()
@@ -149,6 +167,12 @@ func (c *wsConn) detach() {
 	}
 	c.readLoop()
 }
+
+// monoStart anchors monoNow.
+var monoStart = time.Now()
+
+// monoNow is monotonic nanoseconds since monoStart.
+func monoNow() int64 { return int64(time.Since(monoStart)) }
 
 // next reads the next message, answering oversize ones itself. It returns
 // nil when the connection has failed or closed.
