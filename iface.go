@@ -68,10 +68,13 @@ func (i *Iface) CallInto(ctx context.Context, fn string, params map[string]any, 
 	return err
 }
 
-// Go starts a call and returns it at once, without waiting: wait on
-// c.Done() (or c.Wait()) and read c.Result(). out is as for CallInto, or
-// nil. The call completes exactly once, whatever happens; ctx ending
-// completes it with Timeout.
+// Go starts a call and returns it without waiting for the result: wait
+// on c.Done() (or c.Wait()) and read c.Result(). out is as for CallInto,
+// or nil. Go runs the cheap steps (rid, signing, encoding) in the calling
+// goroutine and may hand the frame to the socket itself; it blocks only
+// while the endpoint's queue is full, and never past the call's deadline.
+// The call completes exactly once, whatever happens; ctx ending completes
+// it with Timeout.
 func (i *Iface) Go(ctx context.Context, fn string, params map[string]any, out any) *Call {
 	c := pipeline.NewCall(ctx, i.prefix+fn, params)
 	c.Req.ForceRsp = true // SimpleCCM: always ask for a response

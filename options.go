@@ -91,8 +91,11 @@ func MaxConns(n int) Option {
 // MaxMessageSize bounds request and response messages in bytes (default
 // 65536, the FutoIn safety limit). A larger request fails with
 // InvokerError before anything is sent; a larger response fails the call
-// with CommError.
+// with CommError. n <= 0 means the default.
 func MaxMessageSize(n int) Option {
+	if n <= 0 {
+		n = stage.DefaultMaxMessageSize
+	}
 	return option(func(c *config) { c.maxMessage = n })
 }
 

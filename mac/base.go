@@ -23,6 +23,10 @@ type writer struct {
 const flushAt = 1024
 
 func (w *writer) str(s string) {
+	if !utf8.ValidString(s) {
+		// The codec sends each invalid byte as U+FFFD; sign what is sent.
+		s = string([]rune(s))
+	}
 	if len(w.buf)+len(s) > flushAt {
 		w.flush()
 		if len(s) > flushAt {
@@ -103,7 +107,11 @@ func (w *writer) value(v any) {
 	case float64:
 		w.num(x)
 	case float32:
-		w.num(float64(x))
+		// As the codec (encoding/json) writes it: the shortest form that
+		// reads back as this float32, which the peer decodes as a float64.
+		var b [32]byte
+		f, _ := strconv.ParseFloat(string(strconv.AppendFloat(b[:0], float64(x), 'g', -1, 32)), 64)
+		w.num(f)
 	case int:
 		w.int(int64(x))
 	case int8:

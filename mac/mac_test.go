@@ -12,6 +12,7 @@ import (
 
 	"github.com/matryer/is"
 
+	"github.com/ftnpipe/ccm/codec"
 	"github.com/ftnpipe/ccm/mac"
 	"github.com/ftnpipe/ccm/pipeline"
 )
@@ -223,5 +224,26 @@ func BenchmarkSignVerify(b *testing.B) {
 		if !mac.Equal(sum, sig) {
 			b.Fatal("mismatch")
 		}
+	}
+}
+
+// Values the codec changes on the wire are signed as sent: float32 (sent in
+// its shortest 32-bit form) and invalid UTF-8 (each bad byte sent as
+// U+FFFD).
+func TestBaseMatchesWhatIsSent(t *testing.T) {
+	is := is.New(t)
+	for _, v := range []any{float32(0.1), float32(3.4e38), "caf\xe9", "a\xff\xfeb"} {
+		req := &pipeline.Request{F: "a.b:1.0:f", P: map[string]any{"x": v, "bad\xffkey": 1}}
+		wire, err := codec.JSON.AppendRequest(nil, req)
+		is.NoErr(err)
+		var tree any
+		is.NoErr(codec.JSON.DecodeValue(wire, &tree))
+		sent, _ := mac.AppendBase(nil, tree.(map[string]any))
+		k, _ := mac.NewKey("HS256", []byte(vecKey))
+		s1, err := k.SignRequest(nil, req)
+		is.NoErr(err)
+		s2, _ := k.SignTree(nil, tree.(map[string]any))
+		is.Equal(b64(s1), b64(s2)) // signer and receiver agree
+		is.True(len(sent) > 0)
 	}
 }

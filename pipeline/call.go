@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,3 +181,21 @@ func (c *Call) ReleaseFrame() {
 // may still read it after handing the call on (net/http may read a request
 // body after RoundTrip returns); a retry then encodes into new memory.
 func (c *Call) DetachFrame() { c.frame, c.Frame = nil, nil }
+
+// String describes the call for logs and debugging: function, rid, attempt
+// and state. It never shows parameters, frames or credentials, so printing
+// a *Call with fmt is safe.
+func (c *Call) String() string {
+	state := "pending"
+	if c.IsDone() {
+		state = "done"
+	}
+	s := "Call{" + c.Req.F
+	if c.Req.Rid != "" {
+		s += " rid=" + c.Req.Rid
+	}
+	return s + " attempt=" + strconv.Itoa(c.Attempt) + " " + state + "}"
+}
+
+// GoString is String, for %#v.
+func (c *Call) GoString() string { return c.String() }

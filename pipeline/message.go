@@ -1,5 +1,7 @@
 package pipeline
 
+import "fmt"
+
 // Request is a FutoIn request message (FTN3 §1.4, spec/WIRE.md §2).
 // Field names follow the wire keys.
 type Request struct {
@@ -51,3 +53,16 @@ type Codec interface {
 	// non-nil pointer: *any gives maps, slices and scalars.
 	DecodeValue(raw []byte, v any) error
 }
+
+// String prints the request with its "sec" redacted: credentials and
+// signatures never reach logs through fmt.
+func (r Request) String() string {
+	sec := ""
+	if r.Sec != "" {
+		sec = " sec=***"
+	}
+	return fmt.Sprintf("Request{f=%s rid=%s forcersp=%t p=%d params%s}", r.F, r.Rid, r.ForceRsp, len(r.P), sec)
+}
+
+// GoString is String, for %#v.
+func (r Request) GoString() string { return r.String() }

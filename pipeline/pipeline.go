@@ -119,6 +119,7 @@ type Pipeline struct {
 	closed    bool
 	started   bool
 	in        chan *Call
+	lifeMu    sync.Mutex // guards cancel for Close, which must not wait for mu first
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        conc.WaitGroup
@@ -202,7 +203,9 @@ func (p *Pipeline) Start(ctx context.Context) {
 		if p.closed {
 			return
 		}
+		p.lifeMu.Lock()
 		p.ctx, p.cancel = context.WithCancel(ctx)
+		p.lifeMu.Unlock()
 		p.in = make(chan *Call, p.buffer)
 		in := p.in
 		for _, sg := range p.segs {
@@ -301,6 +304,7 @@ func (p *Pipeline) Submit(c *Call) {
 	case p.in <- c:
 	case <-c.ctx.Done():
 		c.Complete(nil, c.ctx.Err())
+	case <-c.Done(): // completed while waiting (the call timeout of stage.Await)
 	case <-p.closing:
 		c.Complete(nil, NewError(ConnectError, "pipeline closed"))
 	}
@@ -370,19 +374,30 @@ func (p *Pipeline) Context() context.Context { return p.ctx }
 func (p *Pipeline) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.closing)
+		// Cancel first: a stage (or a direct write) blocked on a peer is
+		// released by the end of the lifetime context, and Submit may hold
+		// the read lock while it waits for one.
+		p.lifeMu.Lock()
+		if p.cancel != nil {
+			p.cancel()
+		}
+		p.lifeMu.Unlock()
 		p.mu.Lock()
 		p.closed = true
 		started := p.started
 		if started {
 			close(p.in)
-			p.cancel()
 		}
 		p.mu.Unlock()
+		// The hooks run even when Wait re-panics with a stage's panic, so
+		// the calls held in pending tables and retry lanes still complete.
+		defer func() {
+			for _, f := range p.onClose {
+				f()
+			}
+		}()
 		if started {
 			p.wg.Wait()
-		}
-		for _, f := range p.onClose {
-			f()
 		}
 	})
 	p.errMu.Lock()

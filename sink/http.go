@@ -88,7 +88,11 @@ func NewHTTP(cfg HTTPConfig) *HTTP {
 		ForceAttemptHTTP2:   false,
 		DisableCompression:  true,
 	}
-	return &HTTP{cfg: cfg, tr: tr, client: &http.Client{Transport: tr}}
+	// Never follow redirects: a redirect would re-send the message, "sec"
+	// included, to another URL (possibly plain http), and take that
+	// host's answer for the endpoint's. A 3xx fails as CommError.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &HTTP{cfg: cfg, tr: tr, client: &http.Client{Transport: tr, CheckRedirect: noRedirect}}
 }
 
 // Workers is the number of workers to run this stage with.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -67,8 +68,9 @@ type WebSocket struct {
 	cfg WSConfig
 	// wmu serialises writes on the connection between the worker and
 	// callers writing directly (TryDirect), and guards cur.
-	wmu sync.Mutex
-	cur *wsConn // the open connection, nil while there is none
+	wmu  sync.Mutex
+	cur  *wsConn       // the open connection, nil while there is none
+	kick chan struct{} // a direct write left bytes for the worker to flush
 }
 
 // NewWebSocket returns the stage for cfg.
@@ -82,7 +84,7 @@ func NewWebSocket(cfg WSConfig) *WebSocket {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 64
 	}
-	return &WebSocket{cfg: cfg}
+	return &WebSocket{cfg: cfg, kick: make(chan struct{}, 1)}
 }
 
 // wsConn is one open connection and its reader.
@@ -120,6 +122,19 @@ func (w *WebSocket) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<- 
 			w.drop(conn, pipeline.Errorf(pipeline.CommError, "connection lost: %v", conn.err))
 			conn = nil
 			continue
+		case <-w.kick:
+			// A direct write left bytes behind: finish them, blocking here
+			// rather than in a caller.
+			if conn != nil {
+				w.wmu.Lock()
+				err := conn.cork.Uncork()
+				w.wmu.Unlock()
+				if err != nil {
+					w.drop(conn, pipeline.Errorf(pipeline.CommError, "write failed: %v", err))
+					conn = nil
+				}
+			}
+			continue
 		}
 		batch = append(batch[:0], c)
 		batch = collect(batch, in)
@@ -143,6 +158,13 @@ func (w *WebSocket) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<- 
 		if err != nil {
 			w.drop(conn, pipeline.Errorf(pipeline.CommError, "write failed: %v", err))
 			conn = nil
+			// Calls after the failed one were never written: nothing else
+			// would send them, so they fail now (ConnectError, retried).
+			for _, c := range batch {
+				if !c.Sent.Load() && !c.IsDone() {
+					w.cfg.Fail(c, pipeline.NewError(pipeline.ConnectError, "not sent: the connection failed"))
+				}
+			}
 		}
 	}
 }
@@ -159,7 +181,7 @@ func (w *WebSocket) TryDirect(c *pipeline.Call) bool {
 	}
 	defer w.wmu.Unlock()
 	conn := w.cur
-	if conn == nil {
+	if conn == nil || conn.cork.raw == nil {
 		return false
 	}
 	select {
@@ -167,11 +189,25 @@ func (w *WebSocket) TryDirect(c *pipeline.Call) bool {
 		return false
 	default:
 	}
+	// The frame goes into the cork buffer (never blocks), then out with
+	// non-blocking writes; what the socket cannot take now is left for the
+	// worker, so the caller never waits on the peer.
+	conn.cork.Cork()
 	c.Sent.Store(true)
 	err := conn.ws.Write(context.Background(), websocket.MessageBinary, c.Frame)
 	c.ReleaseFrame()
-	if err != nil {
+	done := false
+	if err == nil {
+		done, err = conn.cork.TryFlush()
+	}
+	switch {
+	case err != nil:
 		conn.ws.CloseNow() // the reader sees it; the worker drops the connection
+	case !done:
+		select {
+		case w.kick <- struct{}{}:
+		default: // a kick is already pending
+		}
 	}
 	return true
 }
@@ -254,6 +290,9 @@ func (w *WebSocket) dial(ctx context.Context) (*wsConn, error) {
 				_ = tc.SetNoDelay(true)
 			}
 			cork = &corkConn{Conn: nc}
+			if sc, ok := nc.(syscall.Conn); ok && canTryWrite {
+				cork.raw, _ = sc.SyscallConn()
+			}
 			return cork, nil
 		},
 		TLSClientConfig:   w.cfg.TLS,
@@ -326,9 +365,40 @@ func (w *WebSocket) drop(conn *wsConn, err error) {
 // the websocket library writes on its own).
 type corkConn struct {
 	net.Conn
+	raw    syscall.RawConn // for non-blocking flushes; nil where unavailable
 	mu     sync.Mutex
 	corked bool
 	buf    []byte
+}
+
+// TryFlush writes what is buffered without ever blocking: it makes
+// non-blocking write attempts and reports done=false when the socket could
+// not take everything; the rest stays buffered (and the conn stays corked,
+// so later writes queue behind it) until Uncork. An error means the
+// connection failed.
+func (c *corkConn) TryFlush() (done bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.buf) > 0 {
+		var n int
+		var werr error
+		if rerr := c.raw.Write(func(fd uintptr) bool {
+			n, werr = tryWriteFD(fd, c.buf)
+			return true // one attempt: never wait for the socket
+		}); rerr != nil {
+			return false, rerr
+		}
+		if werr != nil {
+			return false, werr
+		}
+		if n == 0 {
+			return false, nil // full: the worker finishes the flush
+		}
+		c.buf = c.buf[n:]
+	}
+	c.buf = c.buf[:0]
+	c.corked = false
+	return true, nil
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {

@@ -30,7 +30,8 @@ func NewVerifyingDecoder(codec pipeline.Codec, verify Verifier) *Decoder {
 }
 
 // Envelope decodes the response envelope in frame into rsp, leaving the
-// result undecoded. It does not retain frame.
+// result undecoded: rsp.RawR points into frame, so frame must stay intact
+// until Finish, which drops that reference.
 func (d *Decoder) Envelope(frame []byte, rsp *pipeline.Response) error {
 	return d.codec.DecodeResponse(frame, rsp)
 }
@@ -41,6 +42,11 @@ func (d *Decoder) Envelope(frame []byte, rsp *pipeline.Response) error {
 // string, bool, nil) otherwise. A result that does not fit c.Out fails the
 // call with InvokerError naming the target type.
 func (d *Decoder) Finish(c *pipeline.Call) {
+	defer func() { c.Rsp.RawR = nil }() // it points into the transport's reused buffer
+	d.finish(c)
+}
+
+func (d *Decoder) finish(c *pipeline.Call) {
 	rsp := &c.Rsp
 	if d.verify != nil {
 		if rsp.E == "" && rsp.HasR && !rsp.RDecoded {

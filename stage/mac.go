@@ -41,8 +41,8 @@ type MAC struct {
 // "-hmac:user"), a secret key and an algorithm name ("" picks the
 // default: HS256 for -smac, MD5 for -hmac, as the reference does). It
 // returns an InvokerError for another credential form, an empty user, an
-// algorithm of the other form's family, an unknown algorithm or an empty
-// key; the error never contains the key.
+// unknown algorithm or an empty key; the error never contains the key.
+// Either form takes any supported algorithm (the reference does too).
 func ParseMAC(creds string, key []byte, algo string) (*MAC, error) {
 	kind, user, ok := strings.Cut(creds, ":")
 	if !ok || (kind != "-smac" && kind != "-hmac") {

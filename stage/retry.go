@@ -67,6 +67,9 @@ func (r *Retry) Take(p *pipeline.Pipeline, c *pipeline.Call, err error) bool {
 	if r.closed || len(r.waiting) >= r.lane {
 		return false
 	}
+	if c.Attempt == 0 {
+		c.AddCleanup(r) // leaves the lane at once if completed while waiting
+	}
 	c.Attempt++
 	r.waiting[c] = retryWait{err: err, timer: time.AfterFunc(d, func() {
 		r.mu.Lock()
@@ -90,6 +93,17 @@ func (r *Retry) delay(attempt int) time.Duration {
 		d = b.NextBackOff()
 	}
 	return d
+}
+
+// Cleanup takes a call that completed while it waited (deadline, cancel)
+// out of the lane and stops its timer.
+func (r *Retry) Cleanup(c *pipeline.Call) {
+	r.mu.Lock()
+	if w, ok := r.waiting[c]; ok {
+		w.timer.Stop()
+		delete(r.waiting, c)
+	}
+	r.mu.Unlock()
 }
 
 // Waiting returns the number of calls waiting for their next attempt.
