@@ -369,6 +369,12 @@ type corkConn struct {
 	mu     sync.Mutex
 	corked bool
 	buf    []byte
+	// tryFn is the one non-blocking write attempt, made once so that a
+	// flush allocates nothing; tryN and tryErr are its results (all under
+	// mu).
+	tryFn  func(fd uintptr) bool
+	tryN   int
+	tryErr error
 }
 
 // TryFlush writes what is buffered without ever blocking: it makes
@@ -379,22 +385,23 @@ type corkConn struct {
 func (c *corkConn) TryFlush() (done bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.buf) > 0 {
-		var n int
-		var werr error
-		if rerr := c.raw.Write(func(fd uintptr) bool {
-			n, werr = tryWriteFD(fd, c.buf)
+	if c.tryFn == nil {
+		c.tryFn = func(fd uintptr) bool {
+			c.tryN, c.tryErr = tryWriteFD(fd, c.buf)
 			return true // one attempt: never wait for the socket
-		}); rerr != nil {
+		}
+	}
+	for len(c.buf) > 0 {
+		if rerr := c.raw.Write(c.tryFn); rerr != nil {
 			return false, rerr
 		}
-		if werr != nil {
-			return false, werr
+		if c.tryErr != nil {
+			return false, c.tryErr
 		}
-		if n == 0 {
+		if c.tryN == 0 {
 			return false, nil // full: the worker finishes the flush
 		}
-		c.buf = c.buf[n:]
+		c.buf = c.buf[c.tryN:]
 	}
 	c.buf = c.buf[:0]
 	c.corked = false
