@@ -3,6 +3,7 @@ package executor
 import (
 	"bufio"
 	"errors"
+	"github.com/ftnpipe/ccm/internal/sockio"
 	"net"
 	"net/http"
 	"sync"
@@ -59,11 +60,11 @@ type batchConn struct {
 
 func newBatchConn(c net.Conn) *batchConn {
 	b := &batchConn{Conn: c}
-	if sc, ok := c.(syscall.Conn); ok && canTryWrite {
+	if sc, ok := c.(syscall.Conn); ok && sockio.CanTryWrite {
 		if raw, err := sc.SyscallConn(); err == nil {
 			b.raw = raw
 			b.rawFn = func(fd uintptr) bool {
-				b.rawN, b.rawErr = tryWriteFD(fd, b.rawP)
+				b.rawN, b.rawErr = sockio.TryWriteFD(fd, b.rawP)
 				return true
 			}
 		}

@@ -11,7 +11,8 @@
 // (DESIGN.md §2): nothing was sent → ConnectError; sent and no answer →
 // CommError; deadline → Timeout (armed by stage.Await).
 //
-// This package imports pipeline only; the root package wires sinks to the
+// This package imports pipeline and internal/sockio (the non-blocking
+// socket write it shares with the executor) only; the root package wires sinks to the
 // mux and decoder of package stage through the function fields of
 // [WSConfig] and [HTTPConfig].
 package sink

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/ftnpipe/ccm/internal/sockio"
 	"github.com/ftnpipe/ccm/pipeline"
 )
 
@@ -290,7 +291,7 @@ func (w *WebSocket) dial(ctx context.Context) (*wsConn, error) {
 				_ = tc.SetNoDelay(true)
 			}
 			cork = &corkConn{Conn: nc}
-			if sc, ok := nc.(syscall.Conn); ok && canTryWrite {
+			if sc, ok := nc.(syscall.Conn); ok && sockio.CanTryWrite {
 				cork.raw, _ = sc.SyscallConn()
 			}
 			return cork, nil
@@ -387,7 +388,7 @@ func (c *corkConn) TryFlush() (done bool, err error) {
 	defer c.mu.Unlock()
 	if c.tryFn == nil {
 		c.tryFn = func(fd uintptr) bool {
-			c.tryN, c.tryErr = tryWriteFD(fd, c.buf)
+			c.tryN, c.tryErr = sockio.TryWriteFD(fd, c.buf)
 			return true // one attempt: never wait for the socket
 		}
 	}
