@@ -3,12 +3,13 @@ package executor
 import (
 	"bufio"
 	"errors"
-	"github.com/ftnpipe/ccm/internal/sockio"
 	"net"
 	"net/http"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ftnpipe/ccm/internal/sockio"
 )
 
 // batchMax is how many bytes are collected before they are written out

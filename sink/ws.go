@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
 	"github.com/ftnpipe/ccm/internal/sockio"
 	"github.com/ftnpipe/ccm/pipeline"
 )
