@@ -63,13 +63,11 @@ func (r *Retry) Take(p *pipeline.Pipeline, c *pipeline.Call, err error) bool {
 		return false
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed || len(r.waiting) >= r.lane {
+		r.mu.Unlock()
 		return false
 	}
-	if c.Attempt == 0 {
-		c.AddCleanup(r) // leaves the lane at once if completed while waiting
-	}
+	first := c.Attempt == 0
 	c.Attempt++
 	r.waiting[c] = retryWait{err: err, timer: time.AfterFunc(d, func() {
 		r.mu.Lock()
@@ -77,6 +75,13 @@ func (r *Retry) Take(p *pipeline.Pipeline, c *pipeline.Call, err error) bool {
 		r.mu.Unlock()
 		p.Resubmit(c, err)
 	})}
+	r.mu.Unlock()
+	if first {
+		// Outside the lock: on a call that completed meanwhile AddCleanup
+		// runs Cleanup at once, which takes the lock. The cleanup takes the
+		// call out of the lane when it completes while waiting.
+		c.AddCleanup(r)
+	}
 	return true
 }
 

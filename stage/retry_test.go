@@ -349,3 +349,40 @@ func TestRetryThroughPipeline(t *testing.T) {
 		is.Equal(e.mux.Pending(), 0)
 	})
 }
+
+// A call that completes just before Take registers its cleanup must not
+// deadlock the lane: Take registers the cleanup outside its lock, and the
+// cleanup, run at once, takes the call back out.
+func TestRetryTakeOfCompletedCallDoesNotDeadlock(t *testing.T) {
+	r := stage.NewRetry(1)
+	p := pipeline.New([]pipeline.Step{pipeline.S("sink", pipeline.StageFunc(func(ctx context.Context, in <-chan *pipeline.Call, _ chan<- *pipeline.Call) error {
+		for c := range in {
+			c.Complete(nil, nil)
+		}
+		return nil
+	}), 1)})
+	defer p.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			c := pipeline.NewCall(context.Background(), "a.b:1.0:f", nil)
+			go c.Complete(nil, pipeline.NewError(pipeline.Timeout, "t")) // races with Take
+			r.Take(p, c, pipeline.NewError(pipeline.CommError, "lost"))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second): // a hang detector
+		t.Fatal("Retry.Take deadlocked on a call that completed concurrently")
+	}
+	// Every call completes (its goroutine), and completion takes it out of
+	// the lane: nothing waits for a retry timer that has nothing to do.
+	for i := 0; r.Waiting() != 0 && i < 500; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.Waiting(); n != 0 {
+		t.Fatalf("%d completed calls left in the retry lane", n)
+	}
+	r.Close()
+}
