@@ -136,36 +136,8 @@ func TestWebSocketDialFailureFailsQueue(t *testing.T) {
 // call dials again.
 func TestWebSocketSendReceiveLose(t *testing.T) {
 	is := is.New(t)
-	var conns atomic.Int64
-	var mu sync.Mutex
-	var live []*websocket.Conn
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		conns.Add(1)
-		mu.Lock()
-		live = append(live, c)
-		mu.Unlock()
-		for {
-			typ, b, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			_ = c.Write(r.Context(), typ, append([]byte("echo:"), b...))
-		}
-	}))
-	defer srv.Close()
-
-	got := make(chan string, 16)
-	lost := make(chan error, 4)
-	ws := sink.NewWebSocket(sink.WSConfig{
-		URL:     "ws" + strings.TrimPrefix(srv.URL, "http"),
-		Receive: func(b []byte) { got <- string(b) },
-		Lost:    func(err error) { lost <- err },
-		Fail:    func(c *pipeline.Call, err error) { c.Complete(nil, err) },
-	})
+	e := newEchoWS(t)
+	ws, got, lost := e.sink()
 	in, join := runStage(ws)
 	send := func(s string) *pipeline.Call {
 		c := pipeline.NewCall(context.Background(), "a.b:1.0:f", nil)
@@ -178,19 +150,15 @@ func TestWebSocketSendReceiveLose(t *testing.T) {
 	is.True(c1.Sent.Load())
 	send("two")
 	is.Equal(<-got, "echo:two")
-	is.Equal(conns.Load(), int64(1))
+	is.Equal(e.conns.Load(), int64(1))
 
-	mu.Lock()
-	for _, c := range live {
-		c.CloseNow() // the server drops the connection
-	}
-	mu.Unlock()
+	e.cut() // the server drops the connection
 	err := <-lost
 	is.True(errors.Is(err, pipeline.ErrCommError))
 
 	send("three")
 	is.Equal(<-got, "echo:three") // dialled again
-	is.Equal(conns.Load(), int64(2))
+	is.Equal(e.conns.Load(), int64(2))
 	join()
 	is.True(errors.Is(<-lost, pipeline.ErrCommError)) // closing the stage drops the connection too
 }
@@ -252,33 +220,8 @@ func TestHTTPOutcomes(t *testing.T) {
 // lost connection (CommError) by the worker.
 func TestWebSocketTryDirect(t *testing.T) {
 	is := is.New(t)
-	var mu sync.Mutex
-	var live []*websocket.Conn
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		mu.Lock()
-		live = append(live, c)
-		mu.Unlock()
-		for {
-			typ, b, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			_ = c.Write(r.Context(), typ, append([]byte("echo:"), b...))
-		}
-	}))
-	defer srv.Close()
-	got := make(chan string, 16)
-	lost := make(chan error, 4)
-	ws := sink.NewWebSocket(sink.WSConfig{
-		URL:     "ws" + strings.TrimPrefix(srv.URL, "http"),
-		Receive: func(b []byte) { got <- string(b) },
-		Lost:    func(err error) { lost <- err },
-		Fail:    func(c *pipeline.Call, err error) { c.Complete(nil, err) },
-	})
+	e := newEchoWS(t)
+	ws, got, lost := e.sink()
 	mk := func(s string) *pipeline.Call {
 		c := pipeline.NewCall(context.Background(), "a.b:1.0:f", nil)
 		c.Frame = []byte(s)
@@ -301,12 +244,63 @@ func TestWebSocketTryDirect(t *testing.T) {
 	is.True(c.Sent.Load())
 	is.Equal(<-got, "echo:two")
 
-	mu.Lock()
-	for _, lc := range live {
-		lc.CloseNow()
-	}
-	mu.Unlock()
+	e.cut()
 	is.True(errors.Is(<-lost, pipeline.ErrCommError))
 	is.True(!ws.TryDirect(mk("after loss"))) // no open connection: declined
 	join()
+}
+
+// echoWS is a WebSocket server that answers every message with "echo:"
+// and the message, and can drop its connections.
+type echoWS struct {
+	srv   *httptest.Server
+	conns atomic.Int64
+	mu    sync.Mutex
+	live  []*websocket.Conn
+}
+
+func newEchoWS(t *testing.T) *echoWS {
+	e := &echoWS{}
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		e.conns.Add(1)
+		e.mu.Lock()
+		e.live = append(e.live, c)
+		e.mu.Unlock()
+		for {
+			typ, b, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			_ = c.Write(r.Context(), typ, append([]byte("echo:"), b...))
+		}
+	}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// cut closes every connection from the server side.
+func (e *echoWS) cut() {
+	e.mu.Lock()
+	for _, c := range e.live {
+		c.CloseNow()
+	}
+	e.mu.Unlock()
+}
+
+// sink returns a WebSocket stage for e, with what it receives and the
+// losses it reports.
+func (e *echoWS) sink() (*sink.WebSocket, chan string, chan error) {
+	got := make(chan string, 16)
+	lost := make(chan error, 4)
+	ws := sink.NewWebSocket(sink.WSConfig{
+		URL:     "ws" + strings.TrimPrefix(e.srv.URL, "http"),
+		Receive: func(b []byte) { got <- string(b) },
+		Lost:    func(err error) { lost <- err },
+		Fail:    func(c *pipeline.Call, err error) { c.Complete(nil, err) },
+	})
+	return ws, got, lost
 }
