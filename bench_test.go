@@ -81,18 +81,7 @@ func BenchmarkCall(b *testing.B) {
 				}
 			}
 		})
-		b.Run(scheme+"/parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetParallelism(32)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := it.Call(bg, "echo", params); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
+		b.Run(scheme+"/parallel", func(b *testing.B) { callParallel(b, it, params) })
 		c.Close()
 	}
 }
@@ -125,18 +114,21 @@ func BenchmarkCallMAC(b *testing.B) {
 		}
 		it, _ := c.Iface("svc")
 		params := map[string]any{"msg": "0123456789abcdef"}
-		b.Run(tc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetParallelism(32)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := it.Call(bg, "echo", params); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
+		b.Run(tc.name, func(b *testing.B) { callParallel(b, it, params) })
 		c.Close()
 	}
+}
+
+// callParallel calls echo from 32×GOMAXPROCS goroutines for b.N calls.
+func callParallel(b *testing.B, it *ccm.Iface, params map[string]any) {
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := it.Call(bg, "echo", params); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

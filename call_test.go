@@ -269,14 +269,7 @@ func TestWebSocketMultiplexes(t *testing.T) {
 // next call dials again.
 func TestWebSocketConnectionLoss(t *testing.T) {
 	is := is.New(t)
-	s := newService(t)
-	px := newProxy(t, s.srv.Addr().String())
-	c := ccm.New()
-	defer c.Close()
-	it := register(t, c, "ws://"+px.addr()+"/", ccm.RetryCount(0))
-	call := it.Go(bg, "wait", nil, nil)
-	<-s.arrived
-	px.cut()
+	_, px, it, call := callThenCut(t, 0)
 	_, err := call.Wait()
 	is.True(errors.Is(err, ccm.ErrCommError))
 	res, err := it.Call(bg, "echo", map[string]any{"msg": "again"})
@@ -289,14 +282,7 @@ func TestWebSocketConnectionLoss(t *testing.T) {
 // connection and succeeds.
 func TestWebSocketRetryAfterLoss(t *testing.T) {
 	is := is.New(t)
-	s := newService(t)
-	px := newProxy(t, s.srv.Addr().String())
-	c := ccm.New()
-	defer c.Close()
-	it := register(t, c, "ws://"+px.addr()+"/", ccm.RetryCount(1))
-	call := it.Go(bg, "wait", nil, nil)
-	<-s.arrived
-	px.cut()
+	s, px, _, call := callThenCut(t, 1)
 	<-s.arrived // the retry reached the service again
 	s.releaseAll()
 	res, err := call.Wait()
@@ -416,4 +402,19 @@ func TestUnregisterAndCloseCompleteInFlight(t *testing.T) {
 			})
 		}
 	}
+}
+
+// callThenCut starts a "wait" call over ws through a proxy with the given
+// retry count and cuts the connection once the call reached the service.
+// The CCM is closed when the test ends.
+func callThenCut(t *testing.T, retries int) (*service, *proxy, *ccm.Iface, *ccm.Call) {
+	s := newService(t)
+	px := newProxy(t, s.srv.Addr().String())
+	c := ccm.New()
+	t.Cleanup(func() { c.Close() })
+	it := register(t, c, "ws://"+px.addr()+"/", ccm.RetryCount(retries))
+	call := it.Go(bg, "wait", nil, nil)
+	<-s.arrived
+	px.cut()
+	return s, px, it, call
 }
