@@ -15,12 +15,28 @@ import (
 // BenchmarkPipelineInMemory is an end-to-end call through a real pipeline
 // (await, mux, sign, encode, one hop to a transmit stage, decode, complete)
 // whose "transport" answers in memory: the cost of ftnpipe itself, with no
-// socket.
+// socket. "password" sends user:password; "smac-HS256" signs every request,
+// has the peer sign every response and verifies it: the MAC's cost on the
+// invoker's path (plus the peer's signing, on the same serial goroutine).
 func BenchmarkPipelineInMemory(b *testing.B) {
+	pw, _ := stage.ParsePassword("user:secret")
+	key, _ := mac.DecodeKey(testKeyB64)
+	m, _ := stage.ParseMAC("-smac:svc", key, "HS256")
+	srvKey, _ := mac.NewKey("HS256", key)
+	b.Run("password", func(b *testing.B) { benchInMemory(b, pw, nil, nil) })
+	b.Run("smac-HS256", func(b *testing.B) { benchInMemory(b, m, m, srvKey) })
+}
+
+// benchInMemory runs BenchmarkPipelineInMemory with signer on requests;
+// with verify and srvKey set, the in-memory peer signs every response and
+// the invoker checks it.
+func benchInMemory(b *testing.B, signer stage.Signer, verify stage.Verifier, srvKey *mac.Key) {
 	dec := stage.NewDecoder(codec.JSON)
+	if verify != nil {
+		dec = stage.NewVerifyingDecoder(codec.JSON, verify)
+	}
 	var p *pipeline.Pipeline
 	mux := stage.NewMux(dec, func(c *pipeline.Call, err error) { p.Fail(c, err) })
-	pw, _ := stage.ParsePassword("user:secret")
 	echo := pipeline.StageFunc(func(ctx context.Context, in <-chan *pipeline.Call, _ chan<- *pipeline.Call) error {
 		var req pipeline.Request
 		var buf []byte
@@ -30,7 +46,11 @@ func BenchmarkPipelineInMemory(b *testing.B) {
 				continue
 			}
 			c.Sent.Store(true)
-			buf, _ = codec.JSON.AppendResponse(buf[:0], &pipeline.Response{R: req.P, Rid: req.Rid})
+			rsp := pipeline.Response{R: req.P, Rid: req.Rid}
+			if srvKey != nil {
+				rsp.Sec, _ = srvKey.SignResponseBase64(&rsp)
+			}
+			buf, _ = codec.JSON.AppendResponse(buf[:0], &rsp)
 			mux.Receive(buf)
 		}
 		return nil
@@ -38,7 +58,7 @@ func BenchmarkPipelineInMemory(b *testing.B) {
 	p = pipeline.New([]pipeline.Step{
 		pipeline.T("await", stage.Await(stage.DefaultCallTimeout)),
 		pipeline.T("mux", mux.Assign),
-		pipeline.T("sign", stage.Sign(pw)),
+		pipeline.T("sign", stage.Sign(signer)),
 		pipeline.T("encode", stage.Encode(codec.JSON, stage.DefaultMaxMessageSize)),
 		pipeline.S("transmit", echo, 1),
 	}, pipeline.OnClose(mux.Close))
@@ -58,8 +78,6 @@ func BenchmarkPipelineInMemory(b *testing.B) {
 	})
 }
 
-// BenchmarkCall is a full call to a real executor on loopback in the same
-// process, over each transport, with 1 and many goroutines.
 func BenchmarkCall(b *testing.B) {
 	s := newService(b)
 	for _, scheme := range []string{"ws", "http"} {
