@@ -15,8 +15,9 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 ./...
-	# Allocation budgets, measured without the race detector (it changes them).
-	$(GO) test -count=1 -run 'Allocs' ./...
+	# Allocation budgets and scale figures, measured without the race detector
+	# (it changes them, and allows only 8128 live goroutines).
+	$(GO) test -count=1 -run 'Allocs|Scale' ./...
 
 # The interop tests run the reference JavaScript implementation (npm
 # futoin-executor, pinned in interop/package-lock.json) as the peer.
