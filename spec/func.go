@@ -127,26 +127,40 @@ func (f *Func) CheckParams(p map[string]any) error {
 		}
 		return nil
 	}
+	fill := f.role == Executor
+	seen := 0
+	for i := range f.params {
+		prm := &f.params[i]
+		v, ok := p[prm.Name]
+		if ok {
+			seen++
+		}
+		if !ok || v == nil && prm.HasDefault {
+			if !ok && !prm.HasDefault {
+				return f.paramErr(p, "Missing parameter: "+f.fq+"("+prm.Name+")")
+			}
+			continue
+		}
+		if !prm.check(v, fill) {
+			return f.paramErr(p, "Type mismatch for parameter: "+f.fq+"("+prm.Name+") = "+showValue(v))
+		}
+	}
+	if seen != len(p) {
+		return f.paramErr(p, "")
+	}
+	return nil
+}
+
+// paramErr reports an unknown parameter if p has one (the reference
+// checks for those first), else desc. Counting the known names present
+// lets the valid path skip a lookup per key.
+func (f *Func) paramErr(p map[string]any, desc string) error {
 	for k := range p {
 		if _, ok := f.pindex[k]; !ok {
 			return f.reqErr("Unknown parameter: " + f.fq + "(" + k + ")")
 		}
 	}
-	fill := f.role == Executor
-	for i := range f.params {
-		prm := &f.params[i]
-		v, ok := p[prm.Name]
-		if !ok || v == nil && prm.HasDefault {
-			if !ok && !prm.HasDefault {
-				return f.reqErr("Missing parameter: " + f.fq + "(" + prm.Name + ")")
-			}
-			continue
-		}
-		if !prm.check(v, fill) {
-			return f.reqErr("Type mismatch for parameter: " + f.fq + "(" + prm.Name + ") = " + showValue(v))
-		}
-	}
-	return nil
+	return f.reqErr(desc)
 }
 
 // ApplyDefaults sets every optional parameter that is absent from p or
@@ -205,6 +219,27 @@ func (f *Func) CheckResult(r any) error {
 		}
 		return nil
 	}
+	for i := range f.resultVars {
+		rv := &f.resultVars[i]
+		v, ok := m[rv.Name]
+		if !ok {
+			return f.resultErr(m, "Missing result variable: "+f.name+"("+rv.Name+")")
+		}
+		if !rv.check(v, fill) {
+			return f.resultErr(m, "Type mismatch for result variable: "+f.name+"("+rv.Name+") = "+showValue(v))
+		}
+	}
+	if len(m) != len(f.resultVars) {
+		// Some variables nobody declared (every declared one is present).
+		return f.resultErr(m, "")
+	}
+	return nil
+}
+
+// resultErr handles result variables nobody declared, then reports desc
+// if not empty. The Executor refuses them (before any other problem, as
+// the reference does); the Invoker deletes them.
+func (f *Func) resultErr(m map[string]any, desc string) error {
 	for k := range m {
 		if f.resultVar(k) != nil {
 			continue
@@ -214,17 +249,10 @@ func (f *Func) CheckResult(r any) error {
 		}
 		delete(m, k)
 	}
-	for i := range f.resultVars {
-		rv := &f.resultVars[i]
-		v, ok := m[rv.Name]
-		if !ok {
-			return pipeline.NewError(pipeline.InternalError, "Missing result variable: "+f.name+"("+rv.Name+")")
-		}
-		if !rv.check(v, fill) {
-			return pipeline.NewError(pipeline.InternalError, "Type mismatch for result variable: "+f.name+"("+rv.Name+") = "+showValue(v))
-		}
+	if desc == "" {
+		return nil
 	}
-	return nil
+	return pipeline.NewError(pipeline.InternalError, desc)
 }
 
 func (f *Func) resultVar(name string) *ResultVar {

@@ -29,7 +29,7 @@ func TestCheckParamsInvoker(t *testing.T) {
 	good := map[string]any{"a": "1", "n": 2.8, "o": map[string]any{"m": 3.0}, "i": 4.0}
 	is.NoErr(tf.CheckParams(good))
 	_, hasD := good["d"]
-	is.True(!hasD) // CheckParams does not fill defaults
+	is.True(!hasD)                                                                                          // CheckParams does not fill defaults
 	is.NoErr(tf.CheckParams(map[string]any{"a": "1", "n": 2.8, "o": map[string]any{}, "i": 4.0, "d": nil})) // null optional
 
 	cases := []struct {
