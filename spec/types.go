@@ -62,7 +62,14 @@ type compiler struct {
 	ifacever string
 	types    map[string]*rawType
 	done     map[string]*Type
+	steps    int // inner calls so far, see maxSteps
 }
+
+// maxSteps bounds the work of compiling one interface. Variants of
+// variants expand into a tree (each member is compiled under the
+// constraints carried from above), so a few dozen crafted types could
+// otherwise take exponential time and memory to load.
+const maxSteps = 100000
 
 func (c *compiler) unknown(name string) error {
 	return internalf("Unknown type %s in %s", name, c.ifacever)
@@ -145,6 +152,9 @@ func (c *compiler) compile(name string) (*Type, error) {
 // checker there. path names the chain for messages ("T:Base:string"), as
 // the reference does.
 func (c *compiler) inner(name string, carried cons, path string, stack map[string]bool) (checkFn, string, cons, error) {
+	if c.steps++; c.steps > maxSteps {
+		return nil, "", carried, internalf("Custom types too complex to compile: %s", path)
+	}
 	if standardTypes[name] {
 		if (name == "enum" || name == "set") && carried.items == nil {
 			return nil, "", carried, internalf(`"enum" and "set" require items: %s`, path)

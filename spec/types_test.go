@@ -2,11 +2,15 @@ package spec_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/matryer/is"
 
+	"github.com/ftnpipe/ccm/pipeline"
 	"github.com/ftnpipe/ccm/spec"
 )
 
@@ -188,4 +192,18 @@ func TestEnumInVariant(t *testing.T) {
 	is.True(v.Check("444"))
 	is.True(!v.Check(44.0))
 	is.True(v.Check(33.0))
+}
+
+// TestVariantExplosion: variants of variants expand into a tree; a crafted
+// definition gets an error instead of exponential load time.
+func TestVariantExplosion(t *testing.T) {
+	types := `"T0":"string"`
+	for k := 1; k <= 40; k++ {
+		types += fmt.Sprintf(`,"T%d":["T%d","T%d"]`, k, k-1, k-1)
+	}
+	_, err := loadJSON("x.face:1.0", spec.Invoker, `{"iface":"x.face","version":"1.0","ftn3rev":"1.6","types":{`+types+`}}`)
+	var fe *pipeline.Error
+	if !errors.As(err, &fe) || fe.Name != pipeline.InternalError || !strings.HasPrefix(fe.Desc, "Custom types too complex to compile: T") {
+		t.Fatalf("got %v", err)
+	}
 }
