@@ -53,6 +53,15 @@ type ResultVar struct {
 	check checkFn
 }
 
+// Check reports whether v is a value of the parameter's type (one of
+// the names of a variant). It does not modify v; null passes only where
+// the type accepts it ("any"). Generated code and query-string decoding
+// use it for one value at a time.
+func (p *Param) Check(v any) bool { return p.check(v, false) }
+
+// Check reports whether v is a value of the result variable's type.
+func (r *ResultVar) Check(v any) bool { return r.check(v, false) }
+
 // Name returns the function name.
 func (f *Func) Name() string { return f.name }
 

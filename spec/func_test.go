@@ -215,3 +215,38 @@ func TestFuncDescription(t *testing.T) {
 	is.True(bp.CheckParams(map[string]any{"ping": "AQID"}) != nil)
 	is.NoErr(bp.CheckResult(map[string]any{"pong": []byte{1, 2, 3}}))
 }
+
+// TestExecutorTypeMismatch: REFERENCE-JS §9.4 item 58 (the reference's
+// deprecated checkFutoInType): on the Executor side a wrongly typed
+// parameter is InvalidRequest "Type mismatch for parameter".
+func TestExecutorTypeMismatch(t *testing.T) {
+	is := is.New(t)
+	i, err := loadJSON("t.face:1.0", spec.Executor, `{"iface":"t.face","version":"1.0","funcs":{
+		"f":{"params":{"i":{"type":"integer"},"b":{"type":"boolean"}}}}}`)
+	is.NoErr(err)
+	f := fn(t, i, "f")
+	is.NoErr(f.CheckParams(map[string]any{"i": 1.0, "b": true}))
+	wantErr(t, f.CheckParams(map[string]any{"i": 1.3, "b": true}), pipeline.InvalidRequest, `Type mismatch for parameter: t.face:1.0:f(i) = "1.3"`)
+	wantErr(t, f.CheckParams(map[string]any{"i": 1.0, "b": "true"}), pipeline.InvalidRequest, `Type mismatch for parameter: t.face:1.0:f(b) = "true"`)
+	ps := f.Params()
+	is.True(ps[0].Check(int64(7)))
+	is.True(!ps[0].Check("7"))
+	is.True(!ps[1].Check(nil))
+}
+
+// TestSchemaCases: REFERENCE-JS §9.4 item 70. The reference validates
+// files against the FTN3 JSON Schema in development mode; we validate
+// against the type table instead (WIRE.md §6.2), so a shortcut under
+// ftn3rev 1.0 gets the revision gate's message rather than the schema
+// validator's "data/funcs/fnc/params/a must be object".
+func TestSchemaCases(t *testing.T) {
+	is := is.New(t)
+	_, err := loadJSON("test.face:1.0", spec.Invoker, def(`"ftn3rev":"1.9","types":{"D":{"type":"data"}},"funcs":{"fnc":{"params":{"a":"string","b":{"type":"D"}},"result":{"r":"D"}}}`))
+	is.NoErr(err)
+	_, err = loadJSON("test.face:1.0", spec.Invoker, def(`"funcs":{"fnc":{"params":{"a":{"type":"string"}},"result":{"r":{"type":"string"}}}}`))
+	is.NoErr(err)
+	_, err = loadJSON("test.face:1.0", spec.Invoker, def(`"ftn3rev":"1.0","funcs":{"fnc":{"params":{"a":"string"}}}`))
+	wantErr(t, err, pipeline.InternalError, "Type shortcut is FTN3 v1.4 feature")
+	_, err = loadJSON("test.face:1.0", spec.Invoker, def(`"ftn3rev":"1.0.b"`))
+	wantErr(t, err, pipeline.InternalError, "Invalid ftn3rev field")
+}
