@@ -24,12 +24,12 @@
 // reference's testFunc, params and result together cost about 0.3 µs and
 // no allocation (BenchmarkCheck).
 //
-// Errors are [pipeline.Error] values named as the reference names them:
-// a bad definition is an InternalError (an unusable inherit or import
-// reference, or two majors of one import, an InvokerError) with the
-// reference's message; a bad request is an InvokerError in the [Invoker]
-// role and InvalidRequest in the [Executor] role; a bad result or an
-// undeclared error is an InternalError.
+// Errors are [pipeline.Error] values named as the reference names them,
+// with its messages: a bad definition is an InternalError, except a
+// malformed inherit or import reference and two majors of one import,
+// which are InvokerErrors as there; a bad request is an InvokerError in
+// the [Invoker] role and InvalidRequest in the [Executor] role; a bad
+// result or an undeclared error is an InternalError.
 //
 // Choices where the spec or the reference is silent, or where we differ
 // from the reference (REFERENCE-JS §11):

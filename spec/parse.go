@@ -48,8 +48,6 @@ func (t typeRef) equal(o typeRef) bool {
 	return true
 }
 
-func (t typeRef) String() string { return strings.Join(t, "|") }
-
 // cons holds the constraint keys of a custom type. A nil pointer or slice
 // means "not set", so that a derived type overrides only what it sets.
 type cons struct {
