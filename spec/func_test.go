@@ -3,6 +3,7 @@ package spec_test
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/matryer/is"
@@ -249,4 +250,31 @@ func TestSchemaCases(t *testing.T) {
 	wantErr(t, err, pipeline.InternalError, "Type shortcut is FTN3 v1.4 feature")
 	_, err = loadJSON("test.face:1.0", spec.Invoker, def(`"ftn3rev":"1.0.b"`))
 	wantErr(t, err, pipeline.InternalError, "Invalid ftn3rev field")
+}
+
+// TestChecksConcurrent: a Func is shared by every call; checks on
+// separate messages run in parallel (run with -race).
+func TestChecksConcurrent(t *testing.T) {
+	a := testdata(t, "fileface.a:1.1")
+	tf := fn(t, a, "testFunc")
+	errs := make(chan error, 8*100*2)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				p := tf.ApplyDefaults(map[string]any{"a": "1", "n": 2.8, "o": map[string]any{}, "i": 4.0})
+				errs <- tf.CheckParams(p)
+				errs <- tf.CheckResult(map[string]any{"res": "x", "extra": true})
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
