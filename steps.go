@@ -81,6 +81,7 @@ type frame struct {
 	pending  int // parallel: branches still running
 	iter     int // loop: the current iteration
 	iterDef  *stepDef
+	iterQ    [1]*stepDef // loop: backing store of sub for one iteration
 	live     bool // on its flow's stack
 	waiting  bool // no implicit success
 	success  bool // Success called
@@ -539,7 +540,8 @@ func (as *AsyncSteps) nextIteration(fr *frame) {
 		as.args = nil
 		return
 	}
-	fr.sub = append(fr.sub[:0], fr.iterDef)
+	fr.iterQ[0] = fr.iterDef
+	fr.sub = fr.iterQ[:]
 }
 
 // loopControl unwinds to the loop that Break or Continue names.
