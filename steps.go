@@ -82,11 +82,11 @@ type frame struct {
 	iter     int // loop: the current iteration
 	iterDef  *stepDef
 	iterQ    [1]*stepDef // loop: backing store of sub for one iteration
-	live     bool // on its flow's stack
-	waiting  bool // no implicit success
-	success  bool // Success called
-	added    bool // sub-steps added by the callback
-	handler  bool // running its error handler
+	live     bool        // on its flow's stack
+	waiting  bool        // no implicit success
+	success  bool        // Success called
+	added    bool        // sub-steps added by the callback
+	handler  bool        // running its error handler
 }
 
 // flow states
@@ -145,19 +145,22 @@ type stepsRoot struct {
 	result   []any
 	err      *Error
 
-	mu      sync.Mutex // guards ready and running
-	ready   []func()
-	running bool
+	mu       sync.Mutex // guards ready, running and awaiting
+	ready    []func()
+	running  bool
+	awaiting int           // goroutines blocked in Await, which run the program
+	wake     chan struct{} // hands the running token to one of them
 }
 
 // NewSteps returns an empty program with its own State.
 func NewSteps() *AsyncSteps {
-	r := &stepsRoot{vars: map[string]any{}, done: make(chan struct{}), ctx: context.Background()}
+	r := &stepsRoot{vars: map[string]any{}, done: make(chan struct{}), ctx: context.Background(), wake: make(chan struct{}, 1)}
 	r.main = &AsyncSteps{r: r}
 	return r.main
 }
 
-// post queues fn on the program's goroutine, starting it if idle. It
+// post queues fn on the program's goroutine, starting it if idle: a
+// goroutine blocked in Await if there is one, else a new goroutine. It
 // never blocks and may be called from any goroutine.
 func (r *stepsRoot) post(fn func()) {
 	r.mu.Lock()
@@ -167,8 +170,43 @@ func (r *stepsRoot) post(fn func()) {
 		return
 	}
 	r.running = true
+	if r.awaiting > 0 {
+		r.mu.Unlock()
+		r.wake <- struct{}{} // never blocks: running guards the one token
+		return
+	}
 	r.mu.Unlock()
 	go r.drain()
+}
+
+// await blocks until the program is done, running it meanwhile whenever
+// it becomes runnable: the waiting goroutine does the work instead of a
+// new one. start, if not nil, runs once this goroutine counts as waiting.
+func (r *stepsRoot) await(start func()) {
+	r.mu.Lock()
+	r.awaiting++
+	r.mu.Unlock()
+	if start != nil {
+		start()
+	}
+	for {
+		select {
+		case <-r.wake:
+			r.drain()
+			continue
+		case <-r.done:
+		}
+		break
+	}
+	r.mu.Lock()
+	r.awaiting--
+	r.mu.Unlock()
+	// A token handed over just as the program finished must not be lost.
+	select {
+	case <-r.wake:
+		go r.drain()
+	default:
+	}
 }
 
 func (r *stepsRoot) drain() {
@@ -397,12 +435,25 @@ func (as *AsyncSteps) Done() <-chan struct{} { return as.r.done }
 
 // Await blocks until the program finishes and returns the arguments of its
 // last successful step, or the unhandled error. Without a prior Execute it
-// returns an InvokerError at once.
+// returns an InvokerError at once. While it waits, the calling goroutine
+// runs the program's steps whenever they become runnable (the promise
+// bridge of FTN12, for Go).
 func (as *AsyncSteps) Await() ([]any, error) {
 	if !as.r.executed.Load() {
 		return nil, pipeline.NewError(pipeline.InvokerError, "Await before Execute")
 	}
-	<-as.r.done
+	as.r.await(nil)
+	return as.outcome()
+}
+
+// Run is Execute followed by Await, with every step run by the calling
+// goroutine: no goroutine is started for the program.
+func (as *AsyncSteps) Run(ctx context.Context) ([]any, error) {
+	as.r.await(func() { as.Execute(ctx) })
+	return as.outcome()
+}
+
+func (as *AsyncSteps) outcome() ([]any, error) {
 	if as.r.err != nil {
 		return nil, as.r.err
 	}

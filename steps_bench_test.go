@@ -22,7 +22,7 @@ func BenchmarkSteps(b *testing.B) {
 			for range n {
 				as.Add(trivial, nil)
 			}
-			if _, err := as.Execute(context.Background()).Await(); err != nil {
+			if _, err := as.Run(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -32,7 +32,7 @@ func BenchmarkSteps(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
 			as := ccm.NewSteps().Repeat(n, func(*ccm.AsyncSteps, int) {})
-			if _, err := as.Execute(context.Background()).Await(); err != nil {
+			if _, err := as.Run(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -68,7 +68,7 @@ func BenchmarkCallStepsVsCall(b *testing.B) {
 		for range b.N {
 			as := ccm.NewSteps()
 			it.CallSteps(as, "echo", params)
-			if _, err := as.Execute(bg).Await(); err != nil {
+			if _, err := as.Run(bg); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -76,7 +76,7 @@ func BenchmarkCallStepsVsCall(b *testing.B) {
 	b.Run("CallSteps-loop", func(b *testing.B) {
 		b.ReportAllocs()
 		as := ccm.NewSteps().Repeat(b.N, func(as *ccm.AsyncSteps, _ int) { it.CallSteps(as, "echo", params) })
-		if _, err := as.Execute(bg).Await(); err != nil {
+		if _, err := as.Run(bg); err != nil {
 			b.Fatal(err)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,10 +14,16 @@ import (
 	ccm "github.com/ftnpipe/ccm"
 )
 
-// runSteps executes as and waits for it.
+// runSteps runs as, half of the time with Run and half with Execute and
+// Await, so both paths are covered.
 func runSteps(as *ccm.AsyncSteps) ([]any, error) {
+	if runCount.Add(1)%2 == 0 {
+		return as.Run(context.Background())
+	}
 	return as.Execute(context.Background()).Await()
 }
+
+var runCount atomic.Int64
 
 // trace records what steps did, in order; steps of one program run on one
 // goroutine at a time, so it needs no lock.
