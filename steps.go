@@ -260,6 +260,13 @@ func (as *AsyncSteps) Add(step Step, onError ErrorHandler) *AsyncSteps {
 	return as
 }
 
+// SuccessStep adds a step that only succeeds with args (FTN12 1.11
+// successStep): the way a library function hands values to the caller's
+// next step.
+func (as *AsyncSteps) SuccessStep(args ...any) *AsyncSteps {
+	return as.Add(func(as *AsyncSteps, _ ...any) { as.Success(args...) }, nil)
+}
+
 // push queues d where Add would.
 func (as *AsyncSteps) push(d *stepDef) {
 	fr := as.cur

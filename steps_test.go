@@ -62,6 +62,16 @@ func TestStepsOrderAndArgs(t *testing.T) {
 	is.Equal(res, []any{"done"})                            // the last step's args are the result
 }
 
+func TestStepsSuccessStep(t *testing.T) {
+	is := is.New(t)
+	lib := func(as *ccm.AsyncSteps) { as.SuccessStep("from", "lib") } // a library adds a sub-step
+	res, err := runSteps(ccm.NewSteps().
+		Add(func(as *ccm.AsyncSteps, _ ...any) { lib(as) }, nil).
+		Add(func(as *ccm.AsyncSteps, args ...any) { as.Success(len(args), args[1]) }, nil))
+	is.NoErr(err)
+	is.Equal(res, []any{2, "lib"})
+}
+
 func TestStepsImplicitSuccessAndEmpty(t *testing.T) {
 	is := is.New(t)
 	res, err := runSteps(ccm.NewSteps())
@@ -197,6 +207,28 @@ func TestStepsTimeout(t *testing.T) {
 	// Raised at the innermost step: its cancel handler, then its error
 	// handler, then the timed step's handler.
 	is.Equal(tr.String(), "inner-cancel inner-handler:Timeout outer-handler:Timeout")
+
+	// A second SetTimeout replaces the first.
+	_, err = runSteps(ccm.NewSteps().Add(func(as *ccm.AsyncSteps, _ ...any) {
+		as.SetTimeout(time.Hour)
+		as.SetTimeout(5 * time.Millisecond)
+	}, nil))
+	is.Equal(errName(err), ccm.Timeout)
+
+	// A timeout inside a parallel branch is that branch's: its handler
+	// recovers and the program goes on.
+	as = ccm.NewSteps()
+	as.Parallel(nil).
+		Add(func(as *ccm.AsyncSteps, _ ...any) {
+			as.Add(func(as *ccm.AsyncSteps, _ ...any) { as.SetTimeout(5 * time.Millisecond) }, nil)
+		}, func(as *ccm.AsyncSteps, err *ccm.Error) {
+			as.State()["branch"] = string(err.Name)
+			as.Success()
+		}).
+		Add(func(as *ccm.AsyncSteps, _ ...any) {}, nil)
+	_, err = runSteps(as)
+	is.NoErr(err)
+	is.Equal(as.State()["branch"], "Timeout")
 
 	// A step completing in time is not failed later.
 	as = ccm.NewSteps().Add(func(as *ccm.AsyncSteps, _ ...any) {
