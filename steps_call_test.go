@@ -87,9 +87,11 @@ func TestCallStepsCancelAndTimeout(t *testing.T) {
 	it.CallSteps(as, "wait", nil)
 	as.Execute(context.Background())
 	<-s.arrived
+	is.Equal(ccm.PendingCalls(it), 1) // the call waits for its response
 	as.Cancel()
 	_, err := as.Await()
 	is.True(errors.Is(err, context.Canceled))
+	is.Equal(ccm.PendingCalls(it), 0) // cancelling the program completed the call
 
 	// A step timeout cancels the call inside it and raises Timeout.
 	var got ccm.ErrorName
@@ -100,6 +102,7 @@ func TestCallStepsCancelAndTimeout(t *testing.T) {
 	_, err = runSteps(as)
 	is.Equal(errName(err), ccm.Timeout)
 	is.Equal(got, ccm.Timeout)
+	is.Equal(ccm.PendingCalls(it), 0) // the timed-out call was completed too
 
 	// The connection still works: the cancelled calls left nothing behind.
 	_, err = it.Call(bg, "echo", map[string]any{"msg": "x"})
