@@ -441,6 +441,21 @@ func TestStepsParallel(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(as.State()["default"], true)
 	})
+	t.Run("a busy branch yields to the others", func(t *testing.T) {
+		is := is.New(t)
+		as := ccm.NewSteps()
+		as.Parallel(nil).
+			Add(func(as *ccm.AsyncSteps, _ ...any) {
+				as.Loop(func(as *ccm.AsyncSteps) { // never waits
+					if as.State()["stop"] == true {
+						as.Break()
+					}
+				})
+			}, nil).
+			Add(func(as *ccm.AsyncSteps, _ ...any) { as.State()["stop"] = true }, nil)
+		_, err := runSteps(as) // without bursts the first branch would spin forever
+		is.NoErr(err)
+	})
 	t.Run("an outer timeout cancels branches", func(t *testing.T) {
 		is := is.New(t)
 		var tr trace
