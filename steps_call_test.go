@@ -108,3 +108,26 @@ func TestCallStepsCancelAndTimeout(t *testing.T) {
 	_, err = it.Call(bg, "echo", map[string]any{"msg": "x"})
 	is.NoErr(err)
 }
+
+// A CallSteps call that is retried after its connection drops carries
+// four completion hooks (await, mux, retry and the program's) and still
+// succeeds on the new connection.
+func TestCallStepsRetryAfterLoss(t *testing.T) {
+	is := is.New(t)
+	s := newService(t)
+	px := newProxy(t, s.srv.Addr().String())
+	c := ccm.New()
+	defer c.Close()
+	it := register(t, c, "ws://"+px.addr()+"/", ccm.RetryCount(1))
+	as := ccm.NewSteps()
+	it.CallSteps(as, "wait", nil)
+	as.Execute(bg)
+	<-s.arrived
+	px.cut()
+	<-s.arrived // the retry reached the service again
+	s.releaseAll()
+	res, err := as.Await()
+	is.NoErr(err)
+	is.Equal(res, []any{map[string]any{"ok": true}})
+	is.Equal(px.connections(), 2)
+}
