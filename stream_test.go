@@ -84,3 +84,27 @@ func TestIfaceStreamCancel(t *testing.T) {
 	}
 	is.Equal(n, 4)
 }
+
+// A streamed call retried after its connection drops still gets its one
+// result.
+func TestIfaceStreamRetryAfterLoss(t *testing.T) {
+	is := is.New(t)
+	s := newService(t)
+	px := newProxy(t, s.srv.Addr().String())
+	c := ccm.New()
+	defer c.Close()
+	it := register(t, c, "ws://"+px.addr()+"/", ccm.RetryCount(1))
+	in := make(chan ccm.StreamRequest, 1)
+	in <- ccm.StreamRequest{Func: "wait", Tag: "w"}
+	close(in)
+	out := it.Stream(bg, in)
+	<-s.arrived
+	px.cut()
+	<-s.arrived // the retry reached the service again
+	s.releaseAll()
+	r := <-out
+	is.NoErr(r.Err)
+	is.Equal(r.Request.Tag, "w")
+	_, open := <-out
+	is.True(!open)
+}
