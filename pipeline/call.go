@@ -15,7 +15,7 @@ type Cleanup interface {
 	Cleanup(c *Call)
 }
 
-const maxCleanups = 3
+const maxCleanups = 4
 
 // Call is one invocation travelling through a pipeline. It is always passed
 // as *Call and never copied. Its exported fields are written by the stage
@@ -110,7 +110,8 @@ func (c *Call) Complete(res any, err error) bool {
 
 // AddCleanup registers cl to run once when the call completes; if the call
 // has already completed it runs at once, in the caller's goroutine. At most
-// three cleanups can be registered; AddCleanup panics beyond that (a wiring
+// four cleanups can be registered (await, mux, retry and one for the
+// caller, e.g. AsyncSteps); AddCleanup panics beyond that (a wiring
 // bug, not a run-time condition).
 func (c *Call) AddCleanup(cl Cleanup) {
 	c.mu.Lock()
