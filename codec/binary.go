@@ -410,10 +410,10 @@ func appendBinValue(f format, dst []byte, v any) ([]byte, error) {
 	return appendBinValue(f, dst, g)
 }
 
-// appendNumber writes an integral float64 in the int64 range as an
-// integer (not -0), anything else as a float.
+// appendNumber writes an integral float64 within ±2^53 as an integer (not
+// -0), anything else as a float, so that it decodes to a float64 again.
 func appendNumber(f format, dst []byte, x float64) []byte {
-	if x == math.Trunc(x) && x >= -(1<<63) && x < 1<<63 && (x != 0 || !math.Signbit(x)) {
+	if x == math.Trunc(x) && x >= -maxExactInt && x <= maxExactInt && (x != 0 || !math.Signbit(x)) {
 		return f.appendInt(dst, int64(x))
 	}
 	return f.appendFloat(dst, x)
