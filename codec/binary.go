@@ -418,3 +418,24 @@ func appendNumber(f format, dst []byte, x float64) []byte {
 	}
 	return f.appendFloat(dst, x)
 }
+
+// SalvageRid reads a string "rid" from a binary (MessagePack or CBOR)
+// message that did not decode as a request or response, so that an
+// error reply can still be matched; "" when there is none or b is not a
+// binary message. It reads up to the first malformed member.
+func SalvageRid(b []byte) string {
+	c, _ := Detect(b)
+	bc, ok := c.(*binCodec)
+	if !ok {
+		return ""
+	}
+	var rid string
+	_ = bc.format.members(b[4:], func(key string, val []byte) error {
+		if key == "rid" {
+			v, _ := bc.format.decodeAny(val)
+			rid, _ = v.(string)
+		}
+		return nil
+	})
+	return rid
+}
