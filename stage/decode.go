@@ -1,6 +1,9 @@
 package stage
 
 import (
+	"fmt"
+
+	"github.com/ftnpipe/ccm/codec"
 	"github.com/ftnpipe/ccm/pipeline"
 )
 
@@ -32,8 +35,25 @@ func NewVerifyingDecoder(codec pipeline.Codec, verify Verifier) *Decoder {
 // Envelope decodes the response envelope in frame into rsp, leaving the
 // result undecoded: rsp.RawR points into frame, so frame must stay intact
 // until Finish, which drops that reference.
+//
+// The frame's first bytes name its codec ([codec.Detect]); a reply in
+// another codec than the decoder's is read too, as long as it carries an
+// error (an executor that cannot read the binary codec answers with a
+// JSON error, WIRE.md §10.1). A result in another codec is refused: the
+// caller's codec decodes results.
 func (d *Decoder) Envelope(frame []byte, rsp *pipeline.Response) error {
-	return d.codec.DecodeResponse(frame, rsp)
+	cd, _ := codec.Detect(frame)
+	if cd == d.codec || cd == nil {
+		return d.codec.DecodeResponse(frame, rsp)
+	}
+	if err := cd.DecodeResponse(frame, rsp); err != nil {
+		return err
+	}
+	if rsp.HasR {
+		*rsp = pipeline.Response{}
+		return fmt.Errorf("a %s result in reply to a %s request", cd.Name(), d.codec.Name())
+	}
+	return nil
 }
 
 // Finish completes c from c.Rsp: an "e" becomes a remote *pipeline.Error
