@@ -22,6 +22,9 @@ type format interface {
 	// decodeAny decodes one complete value into a generic value (see the
 	// package doc for the Go types); trailing bytes are an error.
 	decodeAny(val []byte) (any, error)
+	// decodeString decodes one complete value that must be a string or
+	// nil (null reports nil); errNotString for other values.
+	decodeString(val []byte) (s string, null bool, err error)
 	// unmarshal decodes one complete value into a typed target.
 	unmarshal(raw []byte, v any) error
 	// The encoders of the generic value types; appendValue combines them.
@@ -134,24 +137,21 @@ func (c *binCodec) AppendResponse(dst []byte, r *pipeline.Response) ([]byte, err
 
 // optString decodes a string or nil ("" for nil).
 func (c *binCodec) optString(val []byte, key string) (string, error) {
-	v, err := c.format.decodeAny(val)
-	if err != nil {
-		return "", err
+	s, _, err := c.format.decodeString(val)
+	if err == errNotString {
+		return "", fmt.Errorf("%q is not a string", key)
 	}
-	switch x := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return x, nil
-	}
-	return "", fmt.Errorf("%q is not a string", key)
+	return s, err
 }
 
 // anyString decodes a value and returns it if it is a string: a "sec" of
 // another type counts as no credentials, as in the JSON codec.
 func (c *binCodec) anyString(val []byte) (string, error) {
-	v, err := c.format.decodeAny(val)
-	s, _ := v.(string)
+	s, _, err := c.format.decodeString(val)
+	if err == errNotString {
+		_, err = c.format.decodeAny(val) // still a valid value?
+		return "", err
+	}
 	return s, err
 }
 
@@ -207,16 +207,14 @@ func (c *binCodec) DecodeRequest(b []byte, r *pipeline.Request) error {
 		var err error
 		switch key {
 		case "f":
-			var v any
-			if v, err = c.format.decodeAny(val); err == nil {
-				switch x := v.(type) {
-				case string:
-					r.F, hasF = x, true
-				case nil:
-				default:
-					err = errors.New(`"f" is not a string`)
-				}
+			f, null, err := c.format.decodeString(val)
+			if err == nil && !null {
+				r.F, hasF = f, true
 			}
+			if err == errNotString {
+				err = errors.New(`"f" is not a string`)
+			}
+			return err
 		case "p":
 			var m map[string]any
 			m, err = c.optMap(val, key)
@@ -301,7 +299,34 @@ var (
 	errTruncated = errors.New("message truncated: a declared length exceeds the bytes that remain")
 	errTrailing  = errors.New("trailing data after the message")
 	errMapKey    = errors.New("map key is not a string")
+	errNotString = errors.New("not a string")
 )
+
+// envelopeKey returns the key, without allocating for the keys of the
+// FutoIn envelopes.
+func envelopeKey(raw []byte) string {
+	switch string(raw) {
+	case "f":
+		return "f"
+	case "p":
+		return "p"
+	case "rid":
+		return "rid"
+	case "forcersp":
+		return "forcersp"
+	case "sec":
+		return "sec"
+	case "obf":
+		return "obf"
+	case "r":
+		return "r"
+	case "e":
+		return "e"
+	case "edesc":
+		return "edesc"
+	}
+	return string(raw)
+}
 
 // maxExactInt is the largest integer a float64 holds exactly (2^53).
 const maxExactInt = 1 << 53

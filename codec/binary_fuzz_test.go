@@ -134,7 +134,9 @@ func FuzzCBORDecodeResponse(f *testing.F)    { fuzzDecodeResponse(f, codec.CBOR)
 func FuzzCBORDecodeRequest(f *testing.F)     { fuzzDecodeRequest(f, codec.CBOR) }
 
 // FuzzCodecsAgree: any request JSON accepts, re-encoded in MessagePack or
-// CBOR, decodes to the same values; and so does a response's result.
+// CBOR (by our encoders and by the libraries), decodes to the same values;
+// so does a response's result; and a well-formed JSON document JSON
+// refuses as a request is refused by the binary codecs too.
 func FuzzCodecsAgree(f *testing.F) {
 	for _, s := range []string{
 		`{"f":"example.calc:1.2:add","p":{"a":1,"b":2.5,"c":-3,"big":9007199254740993},"rid":"C17","forcersp":true}`,
@@ -143,10 +145,37 @@ func FuzzCodecsAgree(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(`{"f":"a:1.0:f","p":{},"x":1}`))
+	f.Add([]byte(`{"f":"a:1.0:f","p":[],"rid":7}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r pipeline.Request
+		var tree any
 		if codec.JSON.DecodeRequest(b, &r) != nil {
+			if json.Unmarshal(b, &tree) != nil {
+				return
+			}
+			again, _ := json.Marshal(tree) // duplicate keys resolved as the tree has them
+			if codec.JSON.DecodeRequest(again, &r) == nil {
+				return
+			}
+			for _, c := range binCodecs {
+				if err := c.DecodeRequest(libEncode(t, c, tree), &r); err == nil {
+					t.Fatalf("%s accepts %s, which JSON refuses", c.Name(), again)
+				}
+			}
 			return
+		}
+		if err := json.Unmarshal(b, &tree); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range binCodecs {
+			var lib pipeline.Request
+			if err := c.DecodeRequest(libEncode(t, c, tree), &lib); err != nil {
+				t.Fatalf("%s refuses the library's encoding of %s: %v", c.Name(), b, err)
+			}
+			if lib.F != r.F || lib.Rid != r.Rid || lib.Sec != r.Sec || lib.ForceRsp != r.ForceRsp {
+				t.Fatalf("%s: library-encoded %s decodes to %+v, JSON to %+v", c.Name(), b, lib, r)
+			}
 		}
 		for _, c := range binCodecs {
 			out, err := c.AppendRequest(nil, &r)

@@ -74,7 +74,9 @@ func (cborFormat) members(b []byte, f func(key string, val []byte) error) error 
 			break
 		}
 		var key string
-		if key, i, err = cborKey(b, i); err != nil {
+		if raw, end, ok, err := cborStr(b, i); ok && err == nil {
+			key, i = envelopeKey(raw), end
+		} else if key, i, err = cborKey(b, i); err != nil {
 			return err
 		}
 		start := i
@@ -137,17 +139,65 @@ func cborHead(b []byte, i int) (arg uint64, indef bool, next int, err error) {
 	return 0, false, i - 1, fmt.Errorf("invalid CBOR head 0x%02x", b[i-1])
 }
 
+// cborStr reads the definite-length text string at b[i] and returns its
+// bytes (aliasing b) and the offset after it; ok is false when b[i] is
+// not one (an indefinite-length string goes the slow way, cborWalk).
+func cborStr(b []byte, i int) (raw []byte, end int, ok bool, err error) {
+	if i >= len(b) {
+		return nil, i, false, errTruncated
+	}
+	if b[i]>>5 != 3 || b[i]&0x1f == 31 {
+		return nil, i, false, nil
+	}
+	n, _, i, err := cborHead(b, i)
+	if err != nil {
+		return nil, i, true, err
+	}
+	if n > uint64(len(b)-i) {
+		return nil, i, true, errTruncated
+	}
+	raw = b[i : i+int(n)]
+	if !utf8.Valid(raw) {
+		return nil, i, true, errors.New("CBOR text string is not valid UTF-8")
+	}
+	return raw, i + int(n), true, nil
+}
+
 // cborKey reads a map key, which must be a text string.
 func cborKey(b []byte, i int) (string, int, error) {
-	if i >= len(b) {
-		return "", i, errTruncated
+	raw, end, ok, err := cborStr(b, i)
+	if ok || err != nil {
+		return string(raw), end, err
 	}
-	if b[i]>>5 != 3 {
+	if i < len(b) && b[i]>>5 != 3 {
 		return "", i, errMapKey
 	}
 	v, end, err := cborWalk(b, i, 0, true)
 	s, _ := v.(string)
 	return s, end, err
+}
+
+func (cborFormat) decodeString(val []byte) (string, bool, error) {
+	if len(val) == 1 && (val[0] == 0xf6 || val[0] == 0xf7) {
+		return "", true, nil
+	}
+	raw, end, ok, err := cborStr(val, 0)
+	switch {
+	case err != nil:
+		return "", false, err
+	case ok && end != len(val):
+		return "", false, errTrailing
+	case ok:
+		return string(raw), false, nil
+	}
+	v, err := cborFormat{}.decodeAny(val) // an indefinite-length string
+	if err != nil {
+		return "", false, err
+	}
+	if s, ok := v.(string); ok {
+		return s, false, nil
+	}
+	return "", false, errNotString
 }
 
 // cborWalk reads the item at b[i] and returns the offset after it; with

@@ -35,10 +35,15 @@ func (mpFormat) members(b []byte, f func(key string, val []byte) error) error {
 		return fmt.Errorf("MessagePack message is not a map: %w", err)
 	}
 	for ; n > 0; n-- {
-		var key string
-		if key, i, err = mpKey(b, i); err != nil {
+		var raw []byte
+		var ok bool
+		if raw, i, ok, err = mpStr(b, i); err != nil || !ok {
+			if err == nil {
+				err = errMapKey
+			}
 			return err
 		}
+		key := envelopeKey(raw)
 		start := i
 		if _, i, err = mpWalk(b, i, 1, false); err != nil {
 			return err
@@ -127,19 +132,51 @@ func mpBytes(b []byte, i, n int) ([]byte, int, error) {
 	return b[i : i+n], i + n, nil
 }
 
+// mpStr reads the string at b[i] and returns its bytes (aliasing b) and
+// the offset after it; ok is false when b[i] is not a string.
+func mpStr(b []byte, i int) (raw []byte, end int, ok bool, err error) {
+	if i >= len(b) {
+		return nil, i, false, errTruncated
+	}
+	c := b[i]
+	var n int
+	switch {
+	case c >= 0xa0 && c <= 0xbf:
+		n, i = int(c&0x1f), i+1
+	case c >= 0xd9 && c <= 0xdb:
+		if n, i, err = mpLen(b, i+1, 1<<(c-0xd9)); err != nil {
+			return nil, i, true, err
+		}
+	default:
+		return nil, i, false, nil
+	}
+	raw, end, err = mpBytes(b, i, n)
+	return raw, end, true, err
+}
+
 // mpKey reads a map key, which must be a string.
 func mpKey(b []byte, i int) (string, int, error) {
-	if i < len(b) {
-		if c := b[i]; c >= 0xa0 && c <= 0xbf || c >= 0xd9 && c <= 0xdb {
-			v, end, err := mpWalk(b, i, 0, true)
-			s, _ := v.(string)
-			return s, end, err
-		}
+	raw, end, ok, err := mpStr(b, i)
+	if !ok && err == nil {
+		err = errMapKey
 	}
-	if i >= len(b) {
-		return "", i, errTruncated
+	return string(raw), end, err
+}
+
+func (mpFormat) decodeString(val []byte) (string, bool, error) {
+	if len(val) == 1 && val[0] == 0xc0 {
+		return "", true, nil
 	}
-	return "", i, errMapKey
+	raw, end, ok, err := mpStr(val, 0)
+	switch {
+	case err != nil:
+		return "", false, err
+	case !ok:
+		return "", false, errNotString
+	case end != len(val):
+		return "", false, errTrailing
+	}
+	return string(raw), false, nil
 }
 
 // mpWalk reads the value at b[i] and returns the offset after it; with
