@@ -268,6 +268,12 @@ func cborString(b []byte, i int, major byte, n uint64, indef, build bool) (any, 
 		if major == 3 && !utf8.Valid(chunk) {
 			return nil, i, errors.New("CBOR text string is not valid UTF-8")
 		}
+		if !indef && build { // one chunk: one copy
+			if major == 3 {
+				return string(chunk), i, nil
+			}
+			return append(make([]byte, 0, len(chunk)), chunk...), i, nil
+		}
 		if build {
 			if buf == nil {
 				buf = make([]byte, 0, len(chunk))
