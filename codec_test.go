@@ -16,6 +16,7 @@ import (
 	"github.com/ftnpipe/ccm/codec"
 	"github.com/ftnpipe/ccm/executor"
 	"github.com/ftnpipe/ccm/mac"
+	"github.com/ftnpipe/ccm/pipeline"
 )
 
 // binService is an executor whose handlers pass bytes through.
@@ -199,7 +200,41 @@ func TestCoderJSONErrorReply(t *testing.T) {
 	peer.mu.Unlock()
 
 	peer.result = true
-	_, err = it.Call(bg, "x", nil)
-	is.Equal(ccm.NameOf(err), ccm.CommError) // a JSON result to a CBOR call is not taken
-	is.True(strings.Contains(err.Error(), "JSON result"))
+	res, err := it.Call(bg, "x", nil)
+	is.NoErr(err) // a JSON result to a CBOR call is read too
+	is.Equal(res, map[string]any{"ok": true})
+	var typed struct {
+		OK bool `json:"ok"`
+	}
+	is.NoErr(it.CallInto(bg, "x", nil, &typed))
+	is.True(typed.OK)
+}
+
+// binaryOnlyPeer answers every request, whatever its codec, with a
+// MessagePack result holding bytes.
+func binaryOnlyPeer(w http.ResponseWriter, r *http.Request) {
+	b, _ := codec.MsgPack.AppendResponse(nil, &pipeline.Response{R: map[string]any{"b": []byte{1}, "n": 2}})
+	w.Header().Set("Content-Type", codec.ContentTypeMsgPack)
+	_, _ = w.Write(b)
+}
+
+// TestCoderForeignResult: a result in another codec is taken as long as
+// the caller's codec can carry it; bytes cannot become JSON.
+func TestCoderForeignResult(t *testing.T) {
+	is := is.New(t)
+	hs := httptest.NewServer(http.HandlerFunc(binaryOnlyPeer))
+	defer hs.Close()
+	for coder, ok := range map[string]bool{"JSON": false, "CBOR": true, "MPCK": true} {
+		c := ccm.New(ccm.Coder(coder), ccm.RetryCount(0))
+		it := register(t, c, hs.URL)
+		res, err := it.Call(bg, "x", nil)
+		if ok {
+			is.NoErr(err)
+			is.Equal(res, map[string]any{"b": []byte{1}, "n": 2.0})
+		} else {
+			is.Equal(ccm.NameOf(err), ccm.CommError)
+			is.True(strings.Contains(err.Error(), "MPCK result"))
+		}
+		c.Close()
+	}
 }

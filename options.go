@@ -117,8 +117,9 @@ func TLSConfig(cfg *tls.Config) Option {
 // "CBOR", spelled exactly so. Requests go out in it (HTTP Content-Type
 // application/futoin+json, +msgpack or +cbor; WebSocket binary frames)
 // and responses are read in whichever of the three codecs the peer
-// answers, as the first bytes tell: a peer that cannot read the binary
-// codec answers with a JSON error, which is reported as such. Only the
+// answers, as their first bytes tell (a peer that cannot read the binary
+// codec answers with a JSON error, which is reported as that error; a
+// result in another codec is taken if the chosen codec can carry it). Only the
 // binary codecs carry []byte values (the FutoIn "data" type); with JSON
 // a call that passes []byte fails with InvokerError before anything is
 // sent. Results and params decode to the same Go types in every codec.
