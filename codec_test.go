@@ -36,6 +36,7 @@ func binService(t testing.TB, opts ...executor.Option) *executor.Server {
 		"fail": func(context.Context, *executor.Request) (any, error) {
 			return nil, ccm.NewError("MyError", "it failed on purpose")
 		},
+		"none": func(context.Context, *executor.Request) (any, error) { return nil, nil },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +68,10 @@ func TestCoders(t *testing.T) {
 				res, err := it.Call(bg, "echo", p)
 				is.NoErr(err)
 				is.Equal(res, map[string]any{"s": "ü", "n": 1.5, "i": 7.0, "l": []any{true, nil, "x"}, "m": map[string]any{}})
+
+				res, err = it.Call(bg, "none", nil)
+				is.NoErr(err)
+				is.Equal(res, map[string]any{})
 
 				_, err = it.Call(bg, "fail", nil)
 				is.Equal(ccm.NameOf(err), ccm.ErrorName("MyError"))
@@ -149,6 +154,9 @@ func TestCoderMACSigned(t *testing.T) {
 				res, err = it.Call(bg, "blob", map[string]any{"b": []byte{9}})
 				is.NoErr(err)
 				is.Equal(res, []byte("got:\x09"))
+				res, err = it.Call(bg, "none", nil)
+				is.NoErr(err)
+				is.Equal(res, map[string]any{}) // a nil result: {} in every codec, signed
 
 				is.NoErr(c.Register(bg, "wrong", "test.bin:1.0", url, ccm.Credentials("-smac:svc"), ccm.MACKey([]byte("not the key"), "HS256")))
 				wrong, _ := c.Iface("wrong")

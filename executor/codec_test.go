@@ -72,6 +72,12 @@ func TestHTTPBinaryCodecs(t *testing.T) {
 			_, v = decodeRsp(t, c, b)
 			is.Equal(v, map[string]any{"blob": blob, "n": 2.0})
 
+			// A nil result is an empty map in every codec.
+			body = encodeReq(t, c, pipeline.Request{F: "test.svc:1.0:nothing", P: map[string]any{}})
+			_, b = postBytes(t, srv.HTTPURL(), c.ContentType(), body)
+			_, v = decodeRsp(t, c, b)
+			is.Equal(v, map[string]any{})
+
 			// Errors come in the request's codec too.
 			body = encodeReq(t, c, pipeline.Request{F: "test.svc:1.0:fail", P: map[string]any{"name": "NotEnoughMoney"}})
 			_, b = postBytes(t, srv.HTTPURL(), c.ContentType(), body)

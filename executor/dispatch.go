@@ -42,7 +42,8 @@ func (e *Executor) serve(parent context.Context, m *pipeline.Request, out respon
 }
 
 // serveIn runs one decoded request and hands its response, encoded with
-// cd (the codec the request came in), to out, exactly once. With a request timeout, the timeout reply is sent by a
+// cd (the codec the request came in), to out, exactly once. With a
+// request timeout, the timeout reply is sent by a
 // context.AfterFunc callback so that a handler that ignores its context
 // cannot hold the caller; serve still waits for the handler (and for the
 // callback) before it returns, so nothing outlives it.
@@ -140,8 +141,12 @@ func (e *Executor) invokeFor(ctx context.Context, cd pipeline.Codec, m *pipeline
 		return e.signedError(cd, m.Rid, name, desc, key)
 	}
 	rsp := pipeline.Response{R: res, Rid: m.Rid}
-	if res == nil {
-		rsp.RawR = emptyResult // no specs, so no void functions: always answer (package doc)
+	if res == nil { // no specs, so no void functions: always answer (package doc)
+		if cd == codec.JSON {
+			rsp.RawR = emptyResult
+		} else {
+			rsp.R = emptyMap // RawR is codec specific
+		}
 	}
 	return e.encode(cd, req, &rsp, key)
 }
