@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -74,12 +75,16 @@ func (mpFormat) unmarshal(raw []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	d := msgpack.GetDecoder()
-	defer msgpack.PutDecoder(d)
+	d := mpDecoders.Get().(*msgpack.Decoder)
+	defer mpDecoders.Put(d)
 	d.Reset(bytes.NewReader(raw))
 	d.SetCustomStructTag("json")
 	return d.Decode(v)
 }
+
+// mpDecoders are our own: the library's pool would hand decoders with our
+// settings (json struct tags) to other users of the library.
+var mpDecoders = sync.Pool{New: func() any { return msgpack.NewDecoder(nil) }}
 
 // mpHeader reads the header of a map (fix 0x80, 16/32-bit at 0xde/0xdf)
 // or an array (0x90, 0xdc/0xdd) at b[i] and returns its element count
