@@ -27,7 +27,7 @@ type format interface {
 	decodeString(val []byte) (s string, null bool, err error)
 	// unmarshal decodes one complete value into a typed target.
 	unmarshal(raw []byte, v any) error
-	// The encoders of the generic value types; appendValue combines them.
+	// The encoders of the generic value types; appendBinValue combines them.
 	appendNil(dst []byte) []byte
 	appendBool(dst []byte, b bool) []byte
 	appendInt(dst []byte, i int64) []byte
