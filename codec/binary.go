@@ -328,6 +328,17 @@ func envelopeKey(raw []byte) string {
 	return string(raw)
 }
 
+// maxPrealloc and maxPreallocMap bound the room reserved for a container
+// from its declared length; beyond them the container grows as its
+// elements arrive. A declared length is bounded by the bytes that remain,
+// but nested containers each see nearly the same remaining bytes:
+// reserving all of them at every level would cost depth × size before the
+// message fails.
+const (
+	maxPrealloc    = 32 // array elements
+	maxPreallocMap = 8  // map pairs
+)
+
 // maxExactInt is the largest integer a float64 holds exactly (2^53).
 const maxExactInt = 1 << 53
 

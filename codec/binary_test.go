@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -532,5 +533,59 @@ func TestDecodeIntoStaleValues(t *testing.T) {
 		err := c.DecodeResponse([]byte("nope"), &rsp)
 		is.True(err != nil)
 		is.True(!errors.Is(err, codec.ErrUnsupported))
+	}
+}
+
+// nestedClaims builds a frame of depth containers, each declaring (with a
+// 32-bit length) as many elements as bytes remain after its header, the
+// innermost left short: every level's claim passes the remaining-bytes
+// check on its own.
+func nestedClaims(c pipeline.Codec, depth int, isMap bool) []byte {
+	var head []byte
+	switch {
+	case c == codec.MsgPack && isMap:
+		head = []byte{0xdf, 0, 0, 0, 0, 0xa1, 'k'}
+	case c == codec.MsgPack:
+		head = []byte{0xdd, 0, 0, 0, 0}
+	case isMap:
+		head = []byte{0xba, 0, 0, 0, 0, 0x61, 'k'}
+	default:
+		head = []byte{0x9a, 0, 0, 0, 0}
+	}
+	total := depth * len(head)
+	b := make([]byte, 0, total)
+	for k := 0; k < depth; k++ {
+		rest := total - len(b) - len(head)
+		if isMap {
+			rest /= 2
+		}
+		h := append([]byte(nil), head...)
+		h[1], h[2], h[3], h[4] = byte(rest>>24), byte(rest>>16), byte(rest>>8), byte(rest)
+		b = append(b, h...)
+	}
+	return b
+}
+
+// TestNestedClaimsBoundedMemory: what a decode reserves up front is
+// bounded per container, so nested length claims cost memory in
+// proportion to the message, not to depth × size (which for these
+// 10-14 KB frames would be some 200 MB per decode).
+func TestNestedClaimsBoundedMemory(t *testing.T) {
+	for _, c := range binCodecs {
+		for _, isMap := range []bool{false, true} {
+			is := is.New(t)
+			frame := nestedClaims(c, 2000, isMap)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			var v any
+			err := c.DecodeValue(frame, &v)
+			var r pipeline.Request
+			reqErr := c.DecodeRequest(append([]byte(c.Name()), wrapResult(c, frame)...), &r)
+			runtime.ReadMemStats(&after)
+			is.True(err != nil && reqErr != nil) // truncated
+			used := after.TotalAlloc - before.TotalAlloc
+			t.Logf("%s map=%v: %d bytes frame, %d bytes allocated", c.Name(), isMap, len(frame), used)
+			is.True(used < 16<<20) // far below depth × size
+		}
 	}
 }

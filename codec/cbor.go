@@ -313,9 +313,9 @@ func cborContainer(b []byte, i, depth int, major byte, n uint64, indef, build bo
 	var m map[string]any
 	if build {
 		if major == 4 {
-			a = make([]any, 0, n)
+			a = make([]any, 0, min(n, maxPrealloc))
 		} else {
-			m = make(map[string]any, n)
+			m = make(map[string]any, min(n, maxPreallocMap))
 		}
 	}
 	for k := uint64(0); indef || k < n; k++ {

@@ -286,7 +286,7 @@ func mpMap(b []byte, i, depth int, build bool) (any, int, error) {
 	}
 	var m map[string]any
 	if build {
-		m = make(map[string]any, n)
+		m = make(map[string]any, min(n, maxPreallocMap))
 	}
 	for ; n > 0; n-- {
 		var k string
@@ -314,7 +314,7 @@ func mpArray(b []byte, i, depth int, build bool) (any, int, error) {
 	}
 	var a []any
 	if build {
-		a = make([]any, n)
+		a = make([]any, 0, min(n, maxPrealloc))
 	}
 	for k := 0; k < n; k++ {
 		var v any
@@ -322,7 +322,7 @@ func mpArray(b []byte, i, depth int, build bool) (any, int, error) {
 			return nil, i, err
 		}
 		if build {
-			a[k] = v
+			a = append(a, v)
 		}
 	}
 	if !build {
