@@ -51,7 +51,9 @@
 // WIRE.md §9) before handing bytes to a codec. Within a message, every
 // decoder bounds nesting at 10000 levels, and the binary decoders check
 // every declared length (string, byte string, array, map) against the
-// bytes that remain before they allocate anything: vmihailenco/msgpack
+// bytes that remain before they allocate anything, and reserve at most a
+// few slots per container up front (so nested length claims cannot add
+// up to depth × size): vmihailenco/msgpack
 // trusts declared array lengths when decoding into any (DESIGN.md §6), so
 // MessagePack is read by our own walker and the library only ever sees
 // bytes the walker has accepted. fxamacker/cbor (typed targets only) runs
