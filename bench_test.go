@@ -137,6 +137,31 @@ func BenchmarkCallMAC(b *testing.B) {
 	}
 }
 
+// BenchmarkCallCoders is a Go-to-Go WebSocket call per codec in one run
+// (client and executor in this process): the same echo, sequential and
+// from many goroutines.
+func BenchmarkCallCoders(b *testing.B) {
+	s := newService(b)
+	params := map[string]any{"msg": "0123456789abcdef"}
+	for _, coder := range []string{"JSON", "MPCK", "CBOR"} {
+		c := ccm.New(ccm.Coder(coder))
+		if err := c.Register(bg, "svc", "test.svc:1.0", s.srv.WSURL()); err != nil {
+			b.Fatal(err)
+		}
+		it, _ := c.Iface("svc")
+		b.Run(coder+"/seq", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := it.Call(bg, "echo", params); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(coder+"/parallel", func(b *testing.B) { callParallel(b, it, params) })
+		c.Close()
+	}
+}
+
 // callParallel calls echo from 32×GOMAXPROCS goroutines for b.N calls.
 func callParallel(b *testing.B, it *ccm.Iface, params map[string]any) {
 	b.ReportAllocs()

@@ -78,6 +78,6 @@
 // # Not yet
 //
 // Master-secret MACs (-mmac) and on-behalf-of, limit zones, tcp/unix/in-process transports,
-// MessagePack and CBOR, interface specs and the AdvancedCCM are later
-// releases; see the README for the status.
+// interface specs and the AdvancedCCM are later releases; see the README
+// for the status.
 package ccm

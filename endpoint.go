@@ -20,6 +20,7 @@ type endpoint struct {
 	cfg    config
 	signer stage.Signer   // nil: anonymous
 	verify stage.Verifier // MAC credentials: checks every response
+	codec  pipeline.Codec // the Coder option's
 
 	once   sync.Once
 	mu     sync.Mutex // guards closed and p across start/close
@@ -56,7 +57,11 @@ func parseEndpoint(raw string, cfg config) (*endpoint, error) {
 	if u.Host == "" {
 		return nil, pipeline.Errorf(pipeline.InvokerError, "endpoint URL %s has no host", u.Redacted())
 	}
-	ep := &endpoint{url: u.String(), scheme: scheme, secure: secure, cfg: cfg}
+	cd, ok := codec.ByName(cfg.coder)
+	if !ok {
+		return nil, pipeline.Errorf(pipeline.InvokerError, `unknown coder %q: use "JSON", "MPCK" or "CBOR"`, cfg.coder)
+	}
+	ep := &endpoint{url: u.String(), scheme: scheme, secure: secure, cfg: cfg, codec: cd}
 	if err := ep.credentials(); err != nil {
 		return nil, err
 	}
@@ -117,7 +122,7 @@ func (ep *endpoint) pipeline() *pipeline.Pipeline {
 // the way out. A throttle stage will sit between await and mux.
 func (ep *endpoint) build() {
 	cfg := ep.cfg
-	cd := codec.JSON
+	cd := ep.codec
 	dec := stage.NewDecoder(cd)
 	if ep.verify != nil {
 		dec = stage.NewVerifyingDecoder(cd, ep.verify)

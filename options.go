@@ -24,6 +24,7 @@ type config struct {
 	macAlgo     string
 	hasMACKey   bool
 	unsignedOK  bool
+	coder       string
 }
 
 func defaultConfig() config {
@@ -33,6 +34,7 @@ func defaultConfig() config {
 		maxConns:    16,
 		maxMessage:  stage.DefaultMaxMessageSize,
 		dialTimeout: 10 * time.Second,
+		coder:       "JSON",
 	}
 }
 
@@ -108,6 +110,22 @@ func DialTimeout(d time.Duration) Option {
 // e.g. to trust a private CA. The CCM does not modify it.
 func TLSConfig(cfg *tls.Config) Option {
 	return option(func(c *config) { c.tls = cfg })
+}
+
+// Coder picks the message codec by its FutoIn coder name (default
+// "JSON"), the reference's coder option: "JSON", "MPCK" (MessagePack) or
+// "CBOR", spelled exactly so. Requests go out in it (HTTP Content-Type
+// application/futoin+json, +msgpack or +cbor; WebSocket binary frames)
+// and responses are read in whichever of the three codecs the peer
+// answers, as their first bytes tell (a peer that cannot read the binary
+// codec answers with a JSON error, which is reported as that error; a
+// result in another codec is taken if the chosen codec can carry it). Only the
+// binary codecs carry []byte values (the FutoIn "data" type); with JSON
+// a call that passes []byte fails with InvokerError before anything is
+// sent. Results and params decode to the same Go types in every codec.
+// An unknown name is an InvokerError at Register.
+func Coder(name string) Option {
+	return option(func(c *config) { c.coder = name })
 }
 
 // Credentials sets the endpoint's credentials, a registration-only option:

@@ -247,6 +247,10 @@ func TestIdleEndpointsHoldNoGoroutines(t *testing.T) {
 	is.NoErr(err)
 	is.True(pipelineGoroutines() > 0)
 	is.NoErr(c.Close())
+	if pipelineGoroutines() != 0 {
+		buf := make([]byte, 1<<20)
+		t.Logf("%s", buf[:runtime.Stack(buf, true)])
+	}
 	is.Equal(pipelineGoroutines(), 0)
 }
 

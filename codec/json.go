@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"mime"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/ftnpipe/ccm/pipeline"
@@ -21,21 +23,70 @@ const (
 	ContentTypeVndJSON = "application/vnd.futoin+json"
 )
 
-// ErrUnsupported is wrapped by Detect for binary codecs this build cannot
-// decode.
+// ErrUnsupported is wrapped by Detect for codecs this build cannot decode.
+// Every FutoIn codec (JSON, MessagePack, CBOR) is built in, so Detect does
+// not return it today; it stays for callers that check for it.
 var ErrUnsupported = errors.New("codec not supported")
 
 // Detect picks the codec of a message from its first bytes (FTN3 §1.13):
-// "{" is JSON, the markers "CBOR" and "MPCK" are the binary codecs, and
-// anything else is tried as JSON.
+// the markers "MPCK" and "CBOR" are the binary codecs; "{" and anything
+// else is tried as JSON.
 func Detect(b []byte) (pipeline.Codec, error) {
 	if len(b) >= 4 {
 		switch string(b[:4]) {
-		case "CBOR", "MPCK":
-			return nil, fmt.Errorf("%w: %s", ErrUnsupported, b[:4])
+		case "CBOR":
+			return CBOR, nil
+		case "MPCK":
+			return MsgPack, nil
 		}
 	}
 	return JSON, nil
+}
+
+// ByName returns the codec with a FutoIn coder name: "JSON", "MPCK" or
+// "CBOR" (exact spelling, as the reference's coder option).
+func ByName(name string) (pipeline.Codec, bool) {
+	switch name {
+	case "JSON":
+		return JSON, true
+	case "MPCK":
+		return MsgPack, true
+	case "CBOR":
+		return CBOR, true
+	}
+	return nil, false
+}
+
+// ByContentType returns the codec of an HTTP Content-Type: the
+// application/futoin+X and application/vnd.futoin+X forms of json,
+// msgpack and cbor, case-insensitive, parameters ignored. vnd reports
+// whether the vnd. form was used (a server mirrors it, HTTP.md §5).
+func ByContentType(ct string) (c pipeline.Codec, vnd, ok bool) {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil, false, false
+	}
+	sub, ok := strings.CutPrefix(mt, "application/futoin+")
+	if !ok {
+		if sub, ok = strings.CutPrefix(mt, "application/vnd.futoin+"); !ok {
+			return nil, false, false
+		}
+		vnd = true
+	}
+	switch sub {
+	case "json":
+		return JSON, vnd, true
+	case "msgpack":
+		return MsgPack, vnd, true
+	case "cbor":
+		return CBOR, vnd, true
+	}
+	return nil, false, false
+}
+
+// VndContentType is the application/vnd.futoin+X form of c's media type.
+func VndContentType(c pipeline.Codec) string {
+	return strings.Replace(c.ContentType(), "application/futoin+", "application/vnd.futoin+", 1)
 }
 
 type jsonCodec struct{}

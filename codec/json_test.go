@@ -3,7 +3,6 @@ package codec_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"math"
 	"reflect"
 	"strings"
@@ -67,30 +66,24 @@ func TestJSONIdentity(t *testing.T) {
 
 func TestDetect(t *testing.T) {
 	for _, tc := range []struct {
-		in          string
-		unsupported bool
+		in   string
+		want string
 	}{
-		{`{"r":1}`, false},
-		{"{", false},
-		{"MPCK\x81\xa1r\x01", true},
-		{"CBOR\xa1ar\x01", true},
-		{"MPC", false}, // too short for a marker: tried as JSON
-		{"mpck....", false},
-		{" {}", false},
-		{"", false},
-		{"[1]", false},
+		{`{"r":1}`, "JSON"},
+		{"{", "JSON"},
+		{"MPCK\x81\xa1r\x01", "MPCK"},
+		{"CBOR\xa1ar\x01", "CBOR"},
+		{"MPC", "JSON"}, // too short for a marker: tried as JSON
+		{"mpck....", "JSON"},
+		{" {}", "JSON"},
+		{"", "JSON"},
+		{"[1]", "JSON"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			is := is.New(t)
 			c, err := codec.Detect([]byte(tc.in))
-			if tc.unsupported {
-				is.True(errors.Is(err, codec.ErrUnsupported))
-				is.True(strings.Contains(err.Error(), tc.in[:4])) // names the marker
-				is.Equal(c, nil)
-				return
-			}
 			is.NoErr(err)
-			is.Equal(c.Name(), "JSON")
+			is.Equal(c.Name(), tc.want)
 		})
 	}
 }

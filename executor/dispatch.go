@@ -36,24 +36,30 @@ type responder interface {
 	respond(b *[]byte)
 }
 
-// serve runs one decoded request and hands its encoded response to out,
-// exactly once. With a request timeout, the timeout reply is sent by a
+// serve is serveIn with the JSON codec.
+func (e *Executor) serve(parent context.Context, m *pipeline.Request, out responder) {
+	e.serveIn(parent, codec.JSON, m, out)
+}
+
+// serveIn runs one decoded request and hands its response, encoded with
+// cd (the codec the request came in), to out, exactly once. With a
+// request timeout, the timeout reply is sent by a
 // context.AfterFunc callback so that a handler that ignores its context
 // cannot hold the caller; serve still waits for the handler (and for the
 // callback) before it returns, so nothing outlives it.
 //
 // Cost per request: one context.WithTimeout, one context.AfterFunc and the
 // call struct; no goroutine unless the timeout fires.
-func (e *Executor) serve(parent context.Context, m *pipeline.Request, out responder) {
+func (e *Executor) serveIn(parent context.Context, cd pipeline.Codec, m *pipeline.Request, out responder) {
 	if e.timeout <= 0 {
-		out.respond(e.invoke(parent, m))
+		out.respond(e.invokeFor(parent, cd, m, nil))
 		return
 	}
 	ctx, cancel := context.WithTimeout(parent, e.timeout)
-	c := &call{e: e, ctx: ctx, rid: m.Rid, out: out}
+	c := &call{e: e, ctx: ctx, cd: cd, rid: m.Rid, out: out}
 	c.cb.Add(1)
 	stop := context.AfterFunc(ctx, c.expire)
-	b := e.invokeFor(ctx, m, c)
+	b := e.invokeFor(ctx, cd, m, c)
 	if stop() {
 		c.cb.Done()
 		if ctx.Err() != nil {
@@ -76,6 +82,7 @@ func (e *Executor) serve(parent context.Context, m *pipeline.Request, out respon
 type call struct {
 	e   *Executor
 	ctx context.Context
+	cd  pipeline.Codec
 	rid string
 	out responder
 	cb  sync.WaitGroup // held until the callback is known not to run, or ran
@@ -94,31 +101,26 @@ func (c *call) expiredReply() *[]byte {
 	if errors.Is(c.ctx.Err(), context.DeadlineExceeded) {
 		desc = descTimeout
 	}
-	return c.e.signedError(c.rid, pipeline.InternalError, desc, c.key.Load())
+	return c.e.signedError(c.cd, c.rid, pipeline.InternalError, desc, c.key.Load())
 }
 
-// invoke authenticates, routes and runs one request and returns its
-// encoded response. A panic anywhere in it (handler, auth hook) becomes
-// InternalError.
-func (e *Executor) invoke(ctx context.Context, m *pipeline.Request) *[]byte {
-	return e.invokeFor(ctx, m, nil)
-}
-
-// invokeFor is invoke that tells c (when not nil) the response key as soon
-// as authentication yields one, so a timeout reply is signed too.
-func (e *Executor) invokeFor(ctx context.Context, m *pipeline.Request, c *call) (b *[]byte) {
+// invokeFor authenticates, routes and runs one request and returns its
+// response encoded with cd. A panic anywhere in it (handler, auth hook)
+// becomes InternalError. It tells c (when not nil) the response key as
+// soon as authentication yields one, so a timeout reply is signed too.
+func (e *Executor) invokeFor(ctx context.Context, cd pipeline.Codec, m *pipeline.Request, c *call) (b *[]byte) {
 	var req *Request
 	var key *mac.Key
 	defer func() {
 		if p := recover(); p != nil {
 			e.report(req, fmt.Errorf("executor: panic: %v\n%s", p, debug.Stack()))
-			b = e.signedError(m.Rid, pipeline.InternalError, descInternal, key)
+			b = e.signedError(cd, m.Rid, pipeline.InternalError, descInternal, key)
 		}
 	}()
 
 	who, ferr := e.authenticate(ctx, m)
 	if ferr != nil {
-		return e.signedError(m.Rid, ferr.Name, ferr.Desc, nil) // cannot sign what did not authenticate
+		return e.signedError(cd, m.Rid, ferr.Name, ferr.Desc, nil) // cannot sign what did not authenticate
 	}
 	key = who.key
 	if key != nil && c != nil {
@@ -126,23 +128,27 @@ func (e *Executor) invokeFor(ctx context.Context, m *pipeline.Request, c *call) 
 	}
 	iface, ver, fn, major, minor, ok := splitF(m.F)
 	if !ok {
-		return e.signedError(m.Rid, pipeline.InvalidRequest, `"f" must be "iface:MAJOR.MINOR:func"`, key)
+		return e.signedError(cd, m.Rid, pipeline.InvalidRequest, `"f" must be "iface:MAJOR.MINOR:func"`, key)
 	}
 	h, ferr := e.lookup(iface, major, minor, fn)
 	if ferr != nil {
-		return e.signedError(m.Rid, ferr.Name, ferr.Desc, key)
+		return e.signedError(cd, m.Rid, ferr.Name, ferr.Desc, key)
 	}
 	req = &Request{Iface: iface, Version: ver, Func: fn, Params: m.P, User: who.user, Rid: m.Rid}
 	res, err := h(ctx, req)
 	if err != nil {
 		name, desc := e.errorOf(req, err)
-		return e.signedError(m.Rid, name, desc, key)
+		return e.signedError(cd, m.Rid, name, desc, key)
 	}
 	rsp := pipeline.Response{R: res, Rid: m.Rid}
-	if res == nil {
-		rsp.RawR = emptyResult // no specs, so no void functions: always answer (package doc)
+	if res == nil { // no specs, so no void functions: always answer (package doc)
+		if cd == codec.JSON {
+			rsp.RawR = emptyResult
+		} else {
+			rsp.R = emptyMap // RawR is codec specific
+		}
 	}
-	return e.encode(req, &rsp, key)
+	return e.encode(cd, req, &rsp, key)
 }
 
 var emptyResult = []byte("{}")
@@ -198,69 +204,81 @@ func (e *Executor) lookup(iface string, major, minor int, fn string) (Handler, *
 	return h, nil
 }
 
-// encode encodes r with the JSON codec into a pooled buffer, signed with
+// encode encodes r with cd into a pooled buffer, signed with
 // key when the request was MAC-signed. A result that cannot be encoded or
 // signed, or whose response exceeds the message limit, becomes
 // InternalError with the same rid.
-func (e *Executor) encode(req *Request, r *pipeline.Response, key *mac.Key) *[]byte {
+func (e *Executor) encode(cd pipeline.Codec, req *Request, r *pipeline.Response, key *mac.Key) *[]byte {
 	if key != nil {
 		if err := sign(key, r); err != nil {
 			e.report(req, fmt.Errorf("executor: signing the result: %w", err))
-			return e.signedError(r.Rid, pipeline.InternalError, descEncode, key)
+			return e.signedError(cd, r.Rid, pipeline.InternalError, descEncode, key)
 		}
 	}
 	b := getBuf()
-	out, err := codec.JSON.AppendResponse((*b)[:0], r)
+	out, err := cd.AppendResponse((*b)[:0], r)
 	switch {
 	case err != nil:
 		e.report(req, fmt.Errorf("executor: encoding the result: %w", err))
 		putBuf(b)
-		return e.signedError(r.Rid, pipeline.InternalError, descEncode, key)
+		return e.signedError(cd, r.Rid, pipeline.InternalError, descEncode, key)
 	case len(out) > e.maxSize:
 		e.report(req, fmt.Errorf("executor: response of %d bytes exceeds the limit of %d", len(out), e.maxSize))
 		*b = out
 		putBuf(b)
-		return e.signedError(r.Rid, pipeline.InternalError, descTooBig, key)
+		return e.signedError(cd, r.Rid, pipeline.InternalError, descTooBig, key)
 	}
 	*b = out
 	return b
 }
 
-// encodeError encodes an unsigned error response, for requests that could
-// not be authenticated (or carried no MAC). It cannot fail: names and
-// descriptions are plain strings.
+// encodeError encodes an unsigned JSON error response, for requests that
+// could not be authenticated (or carried no MAC). It cannot fail: names
+// and descriptions are plain strings.
 func (e *Executor) encodeError(rid string, name pipeline.ErrorName, desc string) *[]byte {
-	return e.signedError(rid, name, desc, nil)
+	return e.signedError(codec.JSON, rid, name, desc, nil)
 }
 
-// signedError encodes an error response, signed with key when not nil.
-func (e *Executor) signedError(rid string, name pipeline.ErrorName, desc string, key *mac.Key) *[]byte {
+// signedError encodes an error response with cd, signed with key when not
+// nil.
+func (e *Executor) signedError(cd pipeline.Codec, rid string, name pipeline.ErrorName, desc string, key *mac.Key) *[]byte {
 	r := &pipeline.Response{E: name, EDesc: desc, Rid: rid}
 	if key != nil {
 		_ = sign(key, r) // an error response has only strings: signing cannot fail
 	}
 	b := getBuf()
-	*b, _ = codec.JSON.AppendResponse((*b)[:0], r)
+	*b, _ = cd.AppendResponse((*b)[:0], r)
 	return b
 }
 
-// decode detects the codec and decodes a request. On failure it returns
-// the rid it could still read from the message (so the caller can match
-// the error reply) and a description for InvalidRequest.
+// decode is decodeIn for callers that answer in JSON.
 func decode(b []byte, m *pipeline.Request) (rid, desc string, ok bool) {
-	c, err := codec.Detect(b)
-	if err != nil {
-		return "", "message coding not supported; use JSON", false
-	}
-	if err := c.DecodeRequest(b, m); err != nil {
-		return salvageRid(b), "malformed request: " + err.Error(), false
-	}
-	return "", "", true
+	_, rid, desc, ok = decodeIn(b, m)
+	return rid, desc, ok
 }
 
-// salvageRid reads a string "rid" from a JSON message that is not a valid
+// decodeIn detects the codec from the message's first bytes and decodes a
+// request; the reply goes out in that codec, even when the request is
+// malformed. On failure it returns the rid it could still read from the
+// message (so the caller can match the error reply) and a description for
+// InvalidRequest.
+func decodeIn(b []byte, m *pipeline.Request) (cd pipeline.Codec, rid, desc string, ok bool) {
+	cd, err := codec.Detect(b)
+	if err != nil {
+		return codec.JSON, "", "message coding not supported; use JSON", false
+	}
+	if err := cd.DecodeRequest(b, m); err != nil {
+		return cd, salvageRid(cd, b), "malformed request: " + err.Error(), false
+	}
+	return cd, "", "", true
+}
+
+// salvageRid reads a string "rid" from a message that is not a valid
 // request. It returns "" when there is none.
-func salvageRid(b []byte) string {
+func salvageRid(cd pipeline.Codec, b []byte) string {
+	if cd != codec.JSON {
+		return codec.SalvageRid(b)
+	}
 	var v struct {
 		Rid any `json:"rid"`
 	}

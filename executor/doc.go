@@ -32,13 +32,18 @@
 //     known); a bigger one makes coder/websocket close the connection with
 //     status 1009 "message too big". A response over the limit becomes
 //     InternalError "response too big" with the request's rid.
-//   - Coding: the codec is detected from the first bytes ([codec.Detect]);
-//     only JSON is supported, so an MPCK or CBOR message gets a JSON-coded
-//     InvalidRequest (WIRE.md §10.1). The HTTP Content-Type of a request
-//     is not checked (the RI does not either); the reply is HTTP 200 with
-//     application/futoin+json, or application/vnd.futoin+json when the
-//     request's Content-Type or Accept used the vnd form. Any method other
-//     than POST (and a WebSocket GET) gets 405.
+//   - Coding: the codec (JSON, MessagePack or CBOR) is detected from the
+//     message's first bytes ([codec.Detect]): the "MPCK" and "CBOR"
+//     markers, JSON otherwise, on HTTP and on WebSocket whatever the frame
+//     type. The response, errors included, goes out in the request's
+//     codec, so a handler's []byte result reaches a MessagePack or CBOR
+//     caller as bytes, while for a JSON caller it becomes InternalError
+//     "result could not be encoded". The HTTP Content-Type of a request is
+//     not checked (the RI does not either: the bytes decide); the reply is
+//     HTTP 200 with the codec's application/futoin+X type, or the
+//     application/vnd.futoin+X form when the request's Content-Type or
+//     Accept used the vnd form. WebSocket replies are binary frames. Any
+//     method other than POST (and a WebSocket GET) gets 405.
 //   - Malformed messages: InvalidRequest, with the rid when one could
 //     still be read from the message, else without.
 //   - WebSocket rid: a request without rid is answered InvalidRequest

@@ -38,7 +38,9 @@ type Request struct {
 // only delays [Server.Close].
 //
 // The result is sent as "r": a map[string]any for result variables, or
-// any value encodable by the JSON codec for a typed result. A nil result
+// any value the request's codec can encode for a typed result ([]byte
+// needs MessagePack or CBOR; params decode to the same Go types in every
+// codec, see package codec). A nil result
 // is sent as {} (see the package doc). A returned *pipeline.Error (found
 // with errors.As) is sent as "e"/"edesc"; any other error, and a panic,
 // is sent as InternalError with a generic description.

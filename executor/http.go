@@ -112,8 +112,9 @@ func (s *scope) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // servePost answers one message POST (HTTP.md §2 case 1, §4, §5).
 func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 	e := s.e
+	vnd := wantsVnd(r.Header)
 	ctype := contentTypeJSON
-	if wantsVnd(r.Header) {
+	if vnd {
 		ctype = contentTypeVndJSON
 	}
 
@@ -129,11 +130,20 @@ func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 		writeHTTP(w, ctype, e.encodeError("", pipeline.InvalidRequest, desc))
 		return
 	}
+	// The codec is the one the body's first bytes name (as the reference
+	// executor does, whatever the Content-Type says), and the reply uses
+	// it too.
 	var m pipeline.Request
-	rid, desc, ok := decode(*b, &m)
+	cd, rid, desc, ok := decodeIn(*b, &m)
 	putBuf(b)
+	if cd != codec.JSON {
+		ctype = contentTypes[cd][0]
+		if vnd {
+			ctype = contentTypes[cd][1]
+		}
+	}
 	if !ok {
-		writeHTTP(w, ctype, e.encodeError(rid, pipeline.InvalidRequest, desc))
+		writeHTTP(w, ctype, e.signedError(cd, rid, pipeline.InvalidRequest, desc, nil))
 		return
 	}
 
@@ -151,7 +161,7 @@ func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 	if e.timeout > 0 {
 		out.deadline = time.Now().Add(e.timeout)
 	}
-	e.serve(ctx, &m, out)
+	e.serveIn(ctx, cd, &m, out)
 }
 
 // httpOut writes the one response of a POST. respond is called once,
@@ -184,6 +194,11 @@ func (o *httpOut) respond(b *[]byte) {
 var (
 	contentTypeJSON    = []string{codec.ContentTypeJSON}
 	contentTypeVndJSON = []string{codec.ContentTypeVndJSON}
+	// contentTypes of the binary codecs: [codec][vnd form].
+	contentTypes = map[pipeline.Codec][2][]string{
+		codec.MsgPack: {{codec.ContentTypeMsgPack}, {codec.ContentTypeVndMsgPack}},
+		codec.CBOR:    {{codec.ContentTypeCBOR}, {codec.ContentTypeVndCBOR}},
+	}
 )
 
 func writeHTTP(w http.ResponseWriter, ctype []string, b *[]byte) {

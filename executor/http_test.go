@@ -50,8 +50,6 @@ func TestErrors(t *testing.T) {
 		{"malformed", `{"f":`, "InvalidRequest", "", nil},
 		{"not json", `hello`, "InvalidRequest", "", nil},
 		{"empty", ``, "InvalidRequest", "", nil},
-		{"msgpack", "MPCK\x82\xa1f", "InvalidRequest", "JSON", nil},
-		{"cbor", "CBOR\xa2", "InvalidRequest", "JSON", nil},
 		{"nil result", `{"f":"test.svc:1.0:nothing","p":{}}`, "", "", map[string]any{}},
 		{"nil result forcersp", `{"f":"test.svc:1.0:nothing","p":{},"forcersp":true}`, "", "", map[string]any{}},
 		{"custom error", `{"f":"test.svc:1.0:fail","p":{"name":"NotEnoughMoney"}}`, "NotEnoughMoney", "described", nil},

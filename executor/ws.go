@@ -203,28 +203,30 @@ func (c *wsConn) next() *[]byte {
 	}
 }
 
-// handle decodes and serves one message; it owns b.
+// handle decodes and serves one message; it owns b. The codec is the one
+// the message's first bytes name, whatever the frame type (as in the
+// reference), and the reply goes out in it.
 func (c *wsConn) handle(b *[]byte) {
 	var m pipeline.Request
-	rid, desc, ok := decode(*b, &m)
+	cd, rid, desc, ok := decodeIn(*b, &m)
 	putBuf(b)
 	if !ok {
 		if isServerRid(rid) {
 			c.e.droppedResponses.Add(1)
 			return
 		}
-		c.respond(c.e.encodeError(rid, pipeline.InvalidRequest, desc))
+		c.respond(c.e.signedError(cd, rid, pipeline.InvalidRequest, desc, nil))
 		return
 	}
 	switch {
 	case m.Rid == "":
-		c.respond(c.e.encodeError("", pipeline.InvalidRequest, `missing "rid": required on WebSocket`))
+		c.respond(c.e.signedError(cd, "", pipeline.InvalidRequest, `missing "rid": required on WebSocket`, nil))
 	case isServerRid(m.Rid):
 		c.e.droppedResponses.Add(1) // a response to a server call; we make none
 	case m.Rid[0] != 'C':
-		c.respond(c.e.encodeError(m.Rid, pipeline.InvalidRequest, `"rid" must start with "C"`))
+		c.respond(c.e.signedError(cd, m.Rid, pipeline.InvalidRequest, `"rid" must start with "C"`, nil))
 	default:
-		c.e.serve(c.ctx, &m, c)
+		c.e.serveIn(c.ctx, cd, &m, c)
 	}
 }
 

@@ -54,7 +54,6 @@ func TestWSInvalid(t *testing.T) {
 		{"bad request with rid", `{"f":1,"p":{},"rid":"C9"}`, "C9", "malformed"},
 		{"bad rid prefix", `{"f":"test.svc:1.0:scalar","p":{},"rid":"X1"}`, "X1", "rid"},
 		{"non-string rid", `{"f":"test.svc:1.0:scalar","p":{},"rid":5}`, "", "malformed"},
-		{"msgpack", "MPCK\x83\xa1f", "", "JSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)

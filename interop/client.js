@@ -13,7 +13,8 @@
 //   ALGO   MD5, SHA224, SHA256, SHA384, SHA512 for -hmac;
 //          HMD5, HS256, HS384, HS512 for -smac
 // Each argument may come from the environment instead (INTEROP_URL,
-// INTEROP_CREDS, INTEROP_KEY, INTEROP_ALGO); arguments win.
+// INTEROP_CREDS, INTEROP_KEY, INTEROP_ALGO); arguments win. INTEROP_CODER
+// (JSON, MPCK or CBOR) sets the reference's coder option (default JSON).
 //
 // It registers ftnpipe.mac:1.0 (specs/ftnpipe.mac-1.0-iface.json) and makes
 // the calls in CALLS one after the other, printing one JSON line per call on
@@ -108,6 +109,10 @@ function parseArgs( argv ) {
         options = { macKey: key, macAlgo: algo };
     } else {
         usage( 'CREDS must be -hmac:USER or -smac:USER' );
+    }
+
+    if ( env.INTEROP_CODER ) {
+        options.coder = env.INTEROP_CODER;
     }
 
     return { url, creds, options };

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
@@ -117,13 +118,17 @@ func goExecutor(t *testing.T) (*executor.Server, *atomic.Int64) {
 	return srv, &calls
 }
 
-// runJSClient runs `node client.js url creds key algo` and returns its
-// lines, failing the test if it does not exit 0.
-func runJSClient(t *testing.T, url, creds, key, algo string) []jsLine {
+// runJSClient runs `node client.js url creds key algo` (with env added to
+// its environment) and returns its lines, failing the test if it does not
+// exit 0.
+func runJSClient(t *testing.T, url, creds, key, algo string, env ...string) []jsLine {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "client.js", url, creds, key, algo)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = stopTimeout
@@ -227,6 +232,43 @@ func TestJSClientMAC(t *testing.T) {
 		}
 		is.Equal(calls.Load(), int64(len(jsCalls)))
 	})
+}
+
+// TestJSClientCoders: the reference invoker's MAC-signed calls in
+// MessagePack and CBOR (its coder option) reach our executor, which
+// detects the codec, checks the MAC over the decoded tree and answers,
+// signed, in the same codec, which the reference decodes and verifies.
+func TestJSClientCoders(t *testing.T) {
+	for _, coder := range []string{"MPCK", "CBOR"} {
+		for _, scheme := range transports {
+			for _, c := range []jsCase{{"-smac:smacuser", smacKey, "HS256"}, {"-hmac:hmacuser", hmacKey, "SHA256"}} {
+				t.Run(coder+"/"+scheme+"/"+c.name(), func(t *testing.T) {
+					t.Parallel()
+					is := is.NewRelaxed(t)
+					srv, calls := goExecutor(t)
+					url := srv.HTTPURL()
+					if scheme == "ws" {
+						url = srv.WSURL()
+					}
+					user := strings.TrimPrefix(strings.TrimPrefix(c.creds, "-hmac:"), "-smac:")
+					lines := runJSClient(t, url, c.creds, c.key, c.algo, "INTEROP_CODER="+coder)
+					for i, l := range lines {
+						want := jsCalls[i]
+						if want.r == nil {
+							is.Equal(l.E, declaredName)
+							continue
+						}
+						if l.E != "" {
+							t.Errorf("%s: error %s %q", l.Call, l.E, l.Edesc)
+							continue
+						}
+						is.Equal(l.R, want.r(user))
+					}
+					is.Equal(calls.Load(), int64(len(jsCalls)))
+				})
+			}
+		}
+	}
 }
 
 // TestJSClientMACRefused: requests our executor cannot verify are refused

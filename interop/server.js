@@ -23,6 +23,10 @@
 //   ftnpipe.secure:1.0  authenticated users only: whoami, echo
 //   ftnpipe.mac:1.0     authenticated users only: whoami, echo, add, mirror,
 //                       fail (meant for MAC-signed calls)
+//   ftnpipe.bin:1.0     AllowAnonymous + BinaryData: reverse, fail (raw bytes
+//                       in "data" params and results, for the MessagePack
+//                       and CBOR coders; the reference detects the coder
+//                       from each message's first bytes and answers in it)
 //
 // Users (clear-text "user:password" credentials, checked by the reference
 // LegacySecurityProvider): tester / s3cr3t. The reference splits "sec" on ':'
@@ -296,6 +300,18 @@ const macImpl = {
     },
 };
 
+// ftnpipe.bin:1.0
+const binImpl = {
+    reverse( as, reqinfo ) {
+        const { b, n, s } = reqinfo.params();
+        return { b: Buffer.from( b ).reverse(), len: b.length, n, s };
+    },
+
+    fail( as, _reqinfo ) {
+        as.error( 'MyError', 'fail() always fails' );
+    },
+};
+
 // ftnpipe.secure:1.0
 const secureImpl = {
     whoami,
@@ -414,6 +430,7 @@ function main() {
                 executor.register( as, 'ftnpipe.test:1.0', testImpl );
                 executor.register( as, 'ftnpipe.secure:1.0', secureImpl );
                 executor.register( as, 'ftnpipe.mac:1.0', macImpl );
+                executor.register( as, 'ftnpipe.bin:1.0', binImpl );
 
                 as.add( ( as ) => {
                     as.waitExternal();

@@ -20,7 +20,10 @@ import (
 type HTTPConfig struct {
 	// URL is the http:// or https:// endpoint; every call is a POST to it.
 	URL string
-	// ContentType is the request's media type (the codec's).
+	// ContentType is the request's media type (the codec's,
+	// application/futoin+X); default application/futoin+json. The Accept
+	// header lists it, its vnd. form and, for a binary codec, the JSON
+	// types (a peer's error reply may be JSON).
 	ContentType string
 	// TLS is used for https://; nil means the system defaults.
 	TLS *tls.Config
@@ -45,8 +48,10 @@ type HTTPConfig struct {
 
 // HTTP is the transmit stage for http:// and https:// endpoints (FTN5 use
 // case 1): the whole request message is POSTed to the endpoint URL with
-// Content-Type application/futoin+json and Accept listing both FutoIn
-// media types; the body of the reply is the response message.
+// the codec's Content-Type (application/futoin+json, +msgpack or +cbor)
+// and Accept listing it in both forms; the body of the reply is the
+// response message, in whichever FutoIn type the peer chose (Finish
+// reads it).
 //
 // A reply that is not a FutoIn message is never taken for a result: a
 // non-2xx status, a media type other than application/futoin+* or
@@ -63,12 +68,20 @@ type HTTP struct {
 	cfg    HTTPConfig
 	client *http.Client
 	tr     *http.Transport
+	accept []string
 }
 
 // NewHTTP returns the stage for cfg.
 func NewHTTP(cfg HTTPConfig) *HTTP {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 16
+	}
+	if cfg.ContentType == "" {
+		cfg.ContentType = jsonType
+	}
+	accept := cfg.ContentType + ", " + strings.Replace(cfg.ContentType, futoinPrefix, vndPrefix, 1)
+	if cfg.ContentType != jsonType {
+		accept += ", " + acceptJSON
 	}
 	if cfg.MaxResponse <= 0 {
 		cfg.MaxResponse = 65536
@@ -92,7 +105,7 @@ func NewHTTP(cfg HTTPConfig) *HTTP {
 	// included, to another URL (possibly plain http), and take that
 	// host's answer for the endpoint's. A 3xx fails as CommError.
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &HTTP{cfg: cfg, tr: tr, client: &http.Client{Transport: tr, CheckRedirect: noRedirect}}
+	return &HTTP{cfg: cfg, tr: tr, client: &http.Client{Transport: tr, CheckRedirect: noRedirect}, accept: []string{accept}}
 }
 
 // Workers is the number of workers to run this stage with.
@@ -101,7 +114,12 @@ func (h *HTTP) Workers() int { return h.cfg.MaxConns }
 // CloseIdle closes the pooled idle connections.
 func (h *HTTP) CloseIdle() { h.tr.CloseIdleConnections() }
 
-const acceptHeader = "application/futoin+json, application/vnd.futoin+json"
+const (
+	futoinPrefix = "application/futoin+"
+	vndPrefix    = "application/vnd.futoin+"
+	jsonType     = futoinPrefix + "json"
+	acceptJSON   = jsonType + ", " + vndPrefix + "json"
+)
 
 // Run implements [pipeline.Stage].
 func (h *HTTP) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<- *pipeline.Call) error {
@@ -137,7 +155,7 @@ func (h *HTTP) post(life context.Context, c *pipeline.Call, body *bytes.Buffer) 
 		return
 	}
 	req.Header.Set("Content-Type", h.cfg.ContentType)
-	req.Header.Set("Accept", acceptHeader)
+	req.Header["Accept"] = h.accept // shared, read-only
 	c.Sent.Store(true)
 	rsp, err := h.client.Do(req)
 	c.DetachFrame() // net/http may still be reading it
@@ -184,7 +202,7 @@ func IsFutoInType(ct string) bool {
 	if err != nil {
 		return false
 	}
-	return strings.HasPrefix(mt, "application/futoin+") || strings.HasPrefix(mt, "application/vnd.futoin+")
+	return strings.HasPrefix(mt, futoinPrefix) || strings.HasPrefix(mt, vndPrefix)
 }
 
 // transportError names a failed HTTP exchange: a failure to connect is a

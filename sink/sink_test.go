@@ -304,3 +304,53 @@ func (e *echoWS) sink() (*sink.WebSocket, chan string, chan error) {
 	})
 	return ws, got, lost
 }
+
+// The HTTP sink sends the codec's media type and accepts it in both forms,
+// plus JSON for a binary codec (a peer's JSON error reply).
+func TestHTTPHeadersPerCodec(t *testing.T) {
+	var mu sync.Mutex
+	var ctype, accept string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ctype, accept = r.Header.Get("Content-Type"), r.Header.Get("Accept")
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/vnd.futoin+cbor")
+		_, _ = w.Write([]byte("CBOR\xa1ar\xa0"))
+	}))
+	defer srv.Close()
+	for ct, want := range map[string]string{
+		"":                        "application/futoin+json, application/vnd.futoin+json",
+		"application/futoin+json": "application/futoin+json, application/vnd.futoin+json",
+		"application/futoin+msgpack": "application/futoin+msgpack, application/vnd.futoin+msgpack, " +
+			"application/futoin+json, application/vnd.futoin+json",
+		"application/futoin+cbor": "application/futoin+cbor, application/vnd.futoin+cbor, " +
+			"application/futoin+json, application/vnd.futoin+json",
+	} {
+		is := is.New(t)
+		h := sink.NewHTTP(sink.HTTPConfig{
+			URL:         srv.URL,
+			ContentType: ct,
+			Finish: func(c *pipeline.Call, body []byte) error {
+				c.Complete(string(body), nil)
+				return nil
+			},
+			Fail: func(c *pipeline.Call, err error) { c.Complete(nil, err) },
+		})
+		in, join := runStage(h)
+		c := pipeline.NewCall(context.Background(), "a.b:1.0:f", nil)
+		c.Frame = []byte("x")
+		in <- c
+		res, err := c.Wait()
+		join()
+		h.CloseIdle()
+		is.NoErr(err)
+		is.Equal(res, "CBOR\xa1ar\xa0") // any FutoIn type goes to Finish
+		mu.Lock()
+		if ct == "" {
+			ct = "application/futoin+json"
+		}
+		is.Equal(ctype, ct)
+		is.Equal(accept, want)
+		mu.Unlock()
+	}
+}

@@ -64,6 +64,13 @@ type WSConfig struct {
 // off the latency of sequential calls; under load the lane is bypassed and
 // frames batch as above.
 //
+// Every frame is written as a binary message, whatever the codec: the
+// binary codecs need it and JSON is valid in one (the reference and our
+// executor read both). Incoming messages go to Receive as bytes of either
+// frame type; the decoder tells the codec from the first bytes, which is
+// where FutoIn puts it (the "MPCK" and "CBOR" markers), so a text frame
+// is simply JSON without a marker.
+//
 // Per connection there is one reader goroutine; both are joined before Run
 // returns.
 type WebSocket struct {

@@ -1,6 +1,9 @@
 package stage
 
 import (
+	"fmt"
+
+	"github.com/ftnpipe/ccm/codec"
 	"github.com/ftnpipe/ccm/pipeline"
 )
 
@@ -32,8 +35,46 @@ func NewVerifyingDecoder(codec pipeline.Codec, verify Verifier) *Decoder {
 // Envelope decodes the response envelope in frame into rsp, leaving the
 // result undecoded: rsp.RawR points into frame, so frame must stay intact
 // until Finish, which drops that reference.
+//
+// The frame's first bytes name its codec ([codec.Detect]), and a reply in
+// another codec than the decoder's is read too: an executor that cannot
+// read a binary codec answers with a JSON error (WIRE.md §10.1), and a
+// peer may answer in whichever codec it likes. The result of such a reply
+// is re-encoded into the decoder's codec (a rare, slower path), so that
+// everything after the envelope sees one codec; a value the decoder's
+// codec cannot carry ([]byte for JSON) fails the reply.
 func (d *Decoder) Envelope(frame []byte, rsp *pipeline.Response) error {
-	return d.codec.DecodeResponse(frame, rsp)
+	cd, _ := codec.Detect(frame)
+	if cd == d.codec || cd == nil {
+		return d.codec.DecodeResponse(frame, rsp)
+	}
+	if err := cd.DecodeResponse(frame, rsp); err != nil || !rsp.HasR {
+		return err
+	}
+	raw, err := transcode(cd, d.codec, rsp.RawR)
+	if err != nil {
+		*rsp = pipeline.Response{}
+		return fmt.Errorf("a %s result in reply to a %s request: %w", cd.Name(), d.codec.Name(), err)
+	}
+	rsp.RawR = raw
+	return nil
+}
+
+// transcode re-encodes a raw value of one codec in another.
+func transcode(from, to pipeline.Codec, raw []byte) ([]byte, error) {
+	var v any
+	if err := from.DecodeValue(raw, &v); err != nil {
+		return nil, err
+	}
+	b, err := to.AppendResponse(nil, &pipeline.Response{R: v})
+	if err != nil {
+		return nil, err
+	}
+	var out pipeline.Response
+	if err := to.DecodeResponse(b, &out); err != nil {
+		return nil, err
+	}
+	return out.RawR, nil
 }
 
 // Finish completes c from c.Rsp: an "e" becomes a remote *pipeline.Error
