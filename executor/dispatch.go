@@ -106,43 +106,66 @@ func (e *Executor) invoke(ctx context.Context, m *pipeline.Request) *[]byte {
 
 // invokeFor is invoke that tells c (when not nil) the response key as soon
 // as authentication yields one, so a timeout reply is signed too.
-func (e *Executor) invokeFor(ctx context.Context, m *pipeline.Request, c *call) (b *[]byte) {
-	var req *Request
-	var key *mac.Key
+func (e *Executor) invokeFor(ctx context.Context, m *pipeline.Request, c *call) *[]byte {
+	o := e.run(ctx, m, false, c)
+	if o.name != "" {
+		return e.signedError(m.Rid, o.name, o.desc, o.key)
+	}
+	rsp := pipeline.Response{R: o.res, Rid: m.Rid}
+	if o.res == nil {
+		rsp.RawR = emptyResult // no specs, so no void functions: always answer (package doc)
+	}
+	return e.encode(o.req, &rsp, o.key)
+}
+
+// outcome is what running one request produced: a result, or an error
+// name and description; key signs the response of a MAC-signed request.
+type outcome struct {
+	req  *Request
+	res  any
+	name pipeline.ErrorName // "" for a result
+	desc string
+	key  *mac.Key
+}
+
+// run authenticates, routes and runs one request (EXECUTOR.md §7). internal
+// tells whether it arrived on an internal (in-process) channel, the only
+// one where "-internal" credentials are accepted. A panic anywhere in it
+// (handler, auth hook) becomes InternalError.
+func (e *Executor) run(ctx context.Context, m *pipeline.Request, internal bool, c *call) (o outcome) {
 	defer func() {
 		if p := recover(); p != nil {
-			e.report(req, fmt.Errorf("executor: panic: %v\n%s", p, debug.Stack()))
-			b = e.signedError(m.Rid, pipeline.InternalError, descInternal, key)
+			e.report(o.req, fmt.Errorf("executor: panic: %v\n%s", p, debug.Stack()))
+			o.name, o.desc, o.res = pipeline.InternalError, descInternal, nil
 		}
 	}()
 
-	who, ferr := e.authenticate(ctx, m)
+	who, ferr := e.authenticate(ctx, m, internal)
 	if ferr != nil {
-		return e.signedError(m.Rid, ferr.Name, ferr.Desc, nil) // cannot sign what did not authenticate
+		return outcome{name: ferr.Name, desc: ferr.Desc} // cannot sign what did not authenticate
 	}
-	key = who.key
-	if key != nil && c != nil {
-		c.key.Store(key)
+	o.key = who.key
+	if o.key != nil && c != nil {
+		c.key.Store(o.key)
 	}
 	iface, ver, fn, major, minor, ok := splitF(m.F)
 	if !ok {
-		return e.signedError(m.Rid, pipeline.InvalidRequest, `"f" must be "iface:MAJOR.MINOR:func"`, key)
+		o.name, o.desc = pipeline.InvalidRequest, `"f" must be "iface:MAJOR.MINOR:func"`
+		return o
 	}
 	h, ferr := e.lookup(iface, major, minor, fn)
 	if ferr != nil {
-		return e.signedError(m.Rid, ferr.Name, ferr.Desc, key)
+		o.name, o.desc = ferr.Name, ferr.Desc
+		return o
 	}
-	req = &Request{Iface: iface, Version: ver, Func: fn, Params: m.P, User: who.user, Rid: m.Rid}
-	res, err := h(ctx, req)
+	o.req = &Request{Iface: iface, Version: ver, Func: fn, Params: m.P, User: who.user, Rid: m.Rid}
+	res, err := h(ctx, o.req)
 	if err != nil {
-		name, desc := e.errorOf(req, err)
-		return e.signedError(m.Rid, name, desc, key)
+		o.name, o.desc = e.errorOf(o.req, err)
+		return o
 	}
-	rsp := pipeline.Response{R: res, Rid: m.Rid}
-	if res == nil {
-		rsp.RawR = emptyResult // no specs, so no void functions: always answer (package doc)
-	}
-	return e.encode(req, &rsp, key)
+	o.res = res
+	return o
 }
 
 var emptyResult = []byte("{}")
