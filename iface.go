@@ -36,8 +36,9 @@ func (i *Iface) Version() string { return i.version }
 // IfaceVer returns "iface:MAJOR.MINOR".
 func (i *Iface) IfaceVer() string { return i.iface + ":" + i.version }
 
-// Secure reports whether the endpoint's channel counts as secure: https://,
-// wss://, or any scheme prefixed with secure+.
+// Secure reports whether the endpoint's channel counts as secure (the
+// SecureChannel constraint): https://, wss://, unix://, in-process
+// endpoints, and any scheme prefixed with secure+.
 func (i *Iface) Secure() bool { return i.ep.secure }
 
 // Call calls function fn with params and waits for the result: the decoded
