@@ -67,7 +67,7 @@ func parseEndpoint(raw string, cfg config) (*endpoint, error) {
 		addr = u.Path
 	case u.Host == "":
 		return nil, pipeline.Errorf(pipeline.InvokerError, "endpoint URL %s has no host", u.Redacted())
-	case scheme == "tcp" && (u.Port() == "" || u.Path != "" && u.Path != "/" || u.RawQuery != ""):
+	case scheme == "tcp" && (u.Port() == "" || u.Hostname() == "" || u.Path != "" && u.Path != "/" || u.RawQuery != ""):
 		return nil, pipeline.NewError(pipeline.InvokerError, `a tcp endpoint is "tcp://host:port"`)
 	}
 	ep := &endpoint{url: u.String(), scheme: scheme, addr: addr, secure: secure, cfg: cfg}

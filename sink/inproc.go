@@ -3,7 +3,10 @@ package sink
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/ftnpipe/ccm/pipeline"
 )
@@ -26,10 +29,26 @@ type InProc struct {
 // NewInProc returns the stage that serves calls with h.
 func NewInProc(h pipeline.Handler) *InProc { return &InProc{h: h} }
 
-// Run implements [pipeline.Stage].
-func (s *InProc) Run(_ context.Context, in <-chan *pipeline.Call, _ chan<- *pipeline.Call) error {
+// Run implements [pipeline.Stage]. When ctx ends (the pipeline closes),
+// the call whose handler is running on this worker completes with
+// CommError, which ends its handler's context; calls still queued
+// complete with ConnectError without reaching the handler.
+func (s *InProc) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<- *pipeline.Call) error {
+	var running atomic.Pointer[pipeline.Call]
+	stop := context.AfterFunc(ctx, func() {
+		if c := running.Load(); c != nil {
+			c.Complete(nil, pipeline.NewError(pipeline.CommError, "endpoint closed while the call ran"))
+		}
+	})
+	defer stop()
 	for c := range in {
-		s.serve(c)
+		running.Store(c) // before the check: a close from now on reaches c
+		if ctx.Err() != nil {
+			c.Complete(nil, pipeline.NewError(pipeline.ConnectError, "endpoint closing"))
+		} else {
+			s.serve(c)
+		}
+		running.Store(nil)
 	}
 	return nil
 }
@@ -52,7 +71,7 @@ func (s *InProc) serve(c *pipeline.Call) {
 	}
 	c.Sent.Store(true)
 	rsp := &c.Rsp
-	s.h.ServeInternal(c.Context(), req, rsp)
+	s.h.ServeInternal(&callContext{Context: c.Context(), c: c}, req, rsp)
 	if rsp.E != "" {
 		c.Complete(nil, pipeline.RemoteError(rsp.E, rsp.EDesc))
 		return
@@ -77,6 +96,37 @@ func (s *InProc) serve(c *pipeline.Call) {
 		return
 	}
 	c.Complete(res, nil)
+}
+
+// callContext is the handler's context: the caller's, with its values,
+// but done as soon as the call completes, which also covers the caller's
+// context ending (stage.Await completes the call then), the call timeout
+// and the endpoint closing (Run). A remote handler likewise sees its
+// context end with its connection or the executor's timeout; a handler
+// that does not honour it keeps its worker busy.
+type callContext struct {
+	context.Context
+	c *pipeline.Call
+}
+
+func (x *callContext) Done() <-chan struct{} { return x.c.Done() }
+
+func (x *callContext) Deadline() (time.Time, bool) {
+	return x.c.Deadline, !x.c.Deadline.IsZero()
+}
+
+func (x *callContext) Err() error {
+	if !x.c.IsDone() {
+		return nil
+	}
+	<-x.c.Done() // completing: the outcome is being stored
+	if err := x.Context.Err(); err != nil {
+		return err
+	}
+	if _, err := x.c.Result(); errors.Is(err, pipeline.ErrTimeout) {
+		return context.DeadlineExceeded
+	}
+	return context.Canceled
 }
 
 // copyValue returns a deep copy of v in the shapes a JSON decoder gives
