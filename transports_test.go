@@ -144,9 +144,9 @@ func TestLocalInternal(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(res, map[string]any{"user": executor.InternalUser})
 	st := stack.Load().(string)
-	is.True(!strings.Contains(st, "ccm.(*Iface)"))        // no Invoker frame on the handler's stack
+	is.True(!strings.Contains(st, "ccm.(*Iface)"))       // no Invoker frame on the handler's stack
 	is.True(!strings.Contains(st, "(*Pipeline).Submit")) // not even the pipeline's entry
-	is.Equal(params, map[string]any{"a": 1})              // the caller's map is untouched
+	is.Equal(params, map[string]any{"a": 1})             // the caller's map is untouched
 
 	// Explicit "-internal" is the same; MAC credentials and a nil handler
 	// are refused.
