@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -150,8 +151,13 @@ func copyValue(v any) (any, error) {
 	case uint64:
 		return float64(x), nil
 	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
+		// Clone copies the table wholesale (cheaper than inserting key by
+		// key); then nested and non-decoded values are replaced in place.
+		m := maps.Clone(x)
+		for k, e := range m {
+			if leaf(e) {
+				continue
+			}
 			c, err := copyValue(e)
 			if err != nil {
 				return nil, err
@@ -173,6 +179,17 @@ func copyValue(v any) (any, error) {
 		return append([]byte(nil), x...), nil
 	}
 	return viaJSON(v)
+}
+
+// leaf reports whether v is a value copyValue keeps as it is.
+func leaf(v any) bool {
+	switch x := v.(type) {
+	case nil, string, bool:
+		return true
+	case float64:
+		return checkFloat(x) == nil
+	}
+	return false
 }
 
 // checkValue returns v itself when it already has only the shapes of
