@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -343,4 +344,30 @@ func TestTLS(t *testing.T) {
 	}
 	_, err = s.ex.ListenTLS("", &tls.Config{})
 	is.New(t).True(err != nil) // no certificate
+}
+
+// Function names reach the executor intact, also beyond the Iface's cache
+// of "iface:ver:func" strings.
+func TestManyFunctionNames(t *testing.T) {
+	is := is.New(t)
+	ex := executor.New()
+	defer ex.Close()
+	is.NoErr(ex.Register("test.svc:1.0", map[string]executor.Handler{
+		"echo": func(_ context.Context, r *executor.Request) (any, error) { return r.Func, nil },
+	}))
+	c := ccm.New()
+	defer c.Close()
+	it := registerLocal(t, c, ex)
+	for i := 0; i < 100; i++ {
+		for _, fn := range []string{"echo", "f" + strconv.Itoa(i)} {
+			res, err := it.Call(bg, fn, nil)
+			if fn == "echo" {
+				is.NoErr(err)
+				is.Equal(res, "echo")
+				continue
+			}
+			is.Equal(ccm.NameOf(err), ccm.NotImplemented)
+			is.True(strings.Contains(err.Error(), fn)) // the name that was sent
+		}
+	}
 }

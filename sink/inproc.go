@@ -3,11 +3,9 @@ package sink
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"sync/atomic"
-	"time"
 
 	"github.com/ftnpipe/ccm/pipeline"
 )
@@ -72,7 +70,7 @@ func (s *InProc) serve(c *pipeline.Call) {
 	}
 	c.Sent.Store(true)
 	rsp := &c.Rsp
-	s.h.ServeInternal(&callContext{Context: c.Context(), c: c}, req, rsp)
+	s.h.ServeInternal(c.HandlerContext(), req, rsp)
 	if rsp.E != "" {
 		c.Complete(nil, pipeline.RemoteError(rsp.E, rsp.EDesc))
 		return
@@ -97,37 +95,6 @@ func (s *InProc) serve(c *pipeline.Call) {
 		return
 	}
 	c.Complete(res, nil)
-}
-
-// callContext is the handler's context: the caller's, with its values,
-// but done as soon as the call completes, which also covers the caller's
-// context ending (stage.Await completes the call then), the call timeout
-// and the endpoint closing (Run). A remote handler likewise sees its
-// context end with its connection or the executor's timeout; a handler
-// that does not honour it keeps its worker busy.
-type callContext struct {
-	context.Context
-	c *pipeline.Call
-}
-
-func (x *callContext) Done() <-chan struct{} { return x.c.Done() }
-
-func (x *callContext) Deadline() (time.Time, bool) {
-	return x.c.Deadline, !x.c.Deadline.IsZero()
-}
-
-func (x *callContext) Err() error {
-	if !x.c.IsDone() {
-		return nil
-	}
-	<-x.c.Done() // completing: the outcome is being stored
-	if err := x.Context.Err(); err != nil {
-		return err
-	}
-	if _, err := x.c.Result(); errors.Is(err, pipeline.ErrTimeout) {
-		return context.DeadlineExceeded
-	}
-	return context.Canceled
 }
 
 // copyValue returns a deep copy of v in the shapes a JSON decoder gives
