@@ -160,7 +160,7 @@ func (ep *endpoint) pipeline() *pipeline.Pipeline {
 
 // build assembles the chain of DESIGN.md §2 for this endpoint:
 //
-//	await → [mux] → [sign] → encode → transmit (ws or http)
+//	await → [mux] → [sign] → encode → transmit (ws, tcp, unix or http)
 //
 // The leading transforms run in the caller's goroutine (pipeline.New
 // fuses them there); the transmit stage is the only goroutine boundary on
