@@ -17,9 +17,9 @@ import (
 // Unlike a socket request, nothing is encoded: the handler gets req.P as
 // is and its result goes back as the value it returned (a nil result as an
 // empty map), so the message size limit does not apply; and the handler
-// runs with ctx, the caller's context, without the Executor's request
-// timeout (the caller's deadline bounds it), as in the reference
-// implementation. [Executor.Close] does not wait for in-process calls:
+// runs with ctx as given (from a CCM: the caller's values, done when the
+// call completes), without the Executor's request timeout (the caller's
+// deadline bounds it), as in the reference implementation. [Executor.Close] does not wait for in-process calls:
 // their callers own them.
 //
 // It runs the handler on the calling goroutine and is safe for concurrent

@@ -18,9 +18,11 @@ import (
 // Handlers run on the stage's workers, never on the caller's goroutine, so
 // no Invoker frame is ever on the stack when a handler runs (spec
 // INVOKER.md §9). Run as many workers as calls may run at once; a call
-// waits in the pipeline's queue while all are busy. A handler that blocks
-// holds its worker, and the pipeline's Close waits for it: handlers see
-// the caller's context and must honour it.
+// waits in the pipeline's queue while all are busy. A handler runs with
+// the call's [pipeline.Call.HandlerContext]: the caller's values, done
+// when the call completes (caller's context ended, call timeout, endpoint
+// closing). A handler that ignores it holds its worker, and the
+// pipeline's Close waits for it.
 type InProc struct {
 	h pipeline.Handler
 }
