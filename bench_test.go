@@ -78,15 +78,22 @@ func benchInMemory(b *testing.B, signer stage.Signer, verify stage.Verifier, srv
 	})
 }
 
+// BenchmarkCall is a full call to a real executor on loopback in the same
+// process, over each transport, with 1 and many goroutines; "local" is the
+// same executor registered in process (no socket).
 func BenchmarkCall(b *testing.B) {
 	s := newService(b)
-	for _, scheme := range []string{"ws", "http"} {
-		url := s.srv.WSURL()
-		if scheme == "http" {
-			url = s.srv.HTTPURL()
-		}
+	urls := streamURLs(b, s)
+	urls["ws"], urls["http"] = s.srv.WSURL(), s.srv.HTTPURL()
+	for _, scheme := range []string{"ws", "http", "tcp", "unix", "local"} {
 		c := ccm.New(ccm.MaxConns(64))
-		if err := c.Register(bg, "svc", "test.svc:1.0", url); err != nil {
+		var err error
+		if scheme == "local" {
+			err = c.RegisterLocal(bg, "svc", "test.svc:1.0", s.ex)
+		} else {
+			err = c.Register(bg, "svc", "test.svc:1.0", urls[scheme])
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		it, _ := c.Iface("svc")
@@ -174,4 +181,32 @@ func callParallel(b *testing.B, it *ccm.Iface, params map[string]any) {
 			}
 		}
 	})
+}
+
+// BenchmarkLocalCall is an in-process call whose handler allocates
+// nothing (it returns a prepared result), so what it reports is the cost
+// of the CCM, the in-process sink and the executor's dispatch alone.
+func BenchmarkLocalCall(b *testing.B) {
+	ex := executor.New()
+	defer ex.Close()
+	result := map[string]any{"msg": "0123456789abcdef"}
+	_ = ex.Register("bench.echo:1.0", map[string]executor.Handler{
+		"echo": func(context.Context, *executor.Request) (any, error) { return result, nil },
+	})
+	c := ccm.New()
+	defer c.Close()
+	if err := c.RegisterLocal(bg, "svc", "bench.echo:1.0", ex); err != nil {
+		b.Fatal(err)
+	}
+	it, _ := c.Iface("svc")
+	params := map[string]any{"msg": "0123456789abcdef"}
+	b.Run("seq", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := it.Call(bg, "echo", params); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) { callParallel(b, it, params) })
 }

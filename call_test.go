@@ -19,6 +19,7 @@ import (
 
 // service is a real executor on 127.0.0.1 hosting test.svc:1.0.
 type service struct {
+	ex      *executor.Executor
 	srv     *executor.Server
 	calls   atomic.Int64
 	arrived chan struct{} // one value per "wait" call that arrived
@@ -68,6 +69,7 @@ func newService(t testing.TB) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.ex = ex
 	s.srv, err = ex.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -87,10 +87,25 @@ func checkName(name string) error {
 }
 
 // Register adds an endpoint under name: the interface ifacever
-// ("iface.name:MAJOR.MINOR") served at endpoint, a URL with scheme http,
-// https, ws or wss, optionally prefixed "secure+" to mark a channel secure
-// that the scheme alone does not (e.g. a trusted network). opts override
-// the CCM's defaults for this endpoint.
+// ("iface.name:MAJOR.MINOR") served at endpoint, a URL with one of the
+// schemes
+//
+//	http://host[:port]/path    one POST per call            not secure
+//	https://host[:port]/path   the same over TLS            secure
+//	ws://host[:port]/path      one multiplexed WebSocket    not secure
+//	wss://host[:port]/path     the same over TLS            secure
+//	tcp://host:port            one multiplexed TCP stream   not secure
+//	unix:///abs/path           one multiplexed UNIX stream  secure
+//
+// optionally prefixed "secure+" to mark a channel secure that the scheme
+// alone does not (e.g. a trusted network): "secure+tcp://10.0.0.5:7000".
+// Secure follows INVOKER.md §4: TLS schemes and unix (a local socket,
+// guarded by file permissions) are secure; tcp, which the spec does not
+// list, counts like http and ws. tcp and unix carry the length-prefixed
+// frames of the sink package doc (a local extension: FutoIn defines no
+// stream framing); the executor serves them with ListenTCP and
+// ListenUnix. opts override the CCM's defaults for this endpoint. For an
+// Executor in this process, use [CCM.RegisterLocal].
 //
 // Register checks everything it can at once and returns an InvokerError
 // for: an empty or reserved name, a name already registered (as a name or
@@ -107,8 +122,7 @@ func (c *CCM) Register(ctx context.Context, name, ifacever, endpoint string, opt
 	if err := checkName(name); err != nil {
 		return err
 	}
-	iname, major, minor, err := parseIfaceVer(ifacever)
-	if err != nil {
+	if _, _, _, err := parseIfaceVer(ifacever); err != nil {
 		return err
 	}
 	cfg := c.defaults
@@ -116,6 +130,49 @@ func (c *CCM) Register(ctx context.Context, name, ifacever, endpoint string, opt
 		o.applyRegister(&cfg)
 	}
 	ep, err := parseEndpoint(endpoint, cfg)
+	if err != nil {
+		return err
+	}
+	return c.add(name, ifacever, ep)
+}
+
+// RegisterLocal adds an in-process endpoint under name: the interface
+// ifacever served by h, an Executor in this process (*executor.Executor
+// implements [pipeline.Handler]); the spec's "Executor instance as-is"
+// endpoint. Calls reach h without sockets or encoding but through the same
+// checks (see the sink package doc); they run on the endpoint's own
+// goroutines, never on the caller's (INVOKER.md §9), at most [MaxConns] at
+// once. The channel is internal: [Iface.Secure] reports true, and without
+// credentials every request carries "-internal", which the executor
+// accepts only from in-process calls and runs as user "-internal" (level
+// System). "user:password" credentials are sent as given; MAC credentials
+// are an InvokerError. There is no retry (nothing can be lost on the way)
+// and no call timeout unless [CallTimeout] is given. Otherwise it behaves
+// as Register, with the same checks and errors.
+func (c *CCM) RegisterLocal(ctx context.Context, name, ifacever string, h pipeline.Handler, opts ...RegisterOption) error {
+	if err := ctx.Err(); err != nil {
+		return pipeline.AsError(err, pipeline.InvokerError)
+	}
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if _, _, _, err := parseIfaceVer(ifacever); err != nil {
+		return err
+	}
+	cfg := c.defaults
+	for _, o := range opts {
+		o.applyRegister(&cfg)
+	}
+	ep, err := localEndpoint(h, cfg)
+	if err != nil {
+		return err
+	}
+	return c.add(name, ifacever, ep)
+}
+
+// add registers ep under name once everything was checked.
+func (c *CCM) add(name, ifacever string, ep *endpoint) error {
+	iname, major, minor, err := parseIfaceVer(ifacever)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,13 @@ import (
 
 // binService is an executor whose handlers pass bytes through.
 func binService(t testing.TB, opts ...executor.Option) *executor.Server {
+	_, srv := binExecutor(t, opts...)
+	return srv
+}
+
+// binExecutor is binService that also returns the executor, to listen on
+// more transports.
+func binExecutor(t testing.TB, opts ...executor.Option) (*executor.Executor, *executor.Server) {
 	t.Helper()
 	ex := executor.New(opts...)
 	err := ex.Register("test.bin:1.0", map[string]executor.Handler{
@@ -46,16 +53,22 @@ func binService(t testing.TB, opts ...executor.Option) *executor.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close(); ex.Close() })
-	return srv
+	return ex, srv
 }
 
-// TestCoders: every codec over every transport to our executor: results,
+// TestCoders: every codec over ws, http and tcp to our executor: results,
 // binary data both ways, typed results, remote errors.
 func TestCoders(t *testing.T) {
-	srv := binService(t)
+	ex, srv := binExecutor(t)
+	tcp, err := ex.ListenTCP("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	urls := map[string]string{"ws": srv.WSURL(), "http": srv.HTTPURL(), "tcp": tcp.URL()}
 	blob := []byte{0, 1, 2, 0xfe, 0xff}
 	for _, coder := range []string{"JSON", "MPCK", "CBOR"} {
-		for scheme, url := range map[string]string{"ws": srv.WSURL(), "http": srv.HTTPURL()} {
+		for scheme, url := range urls {
 			t.Run(coder+"/"+scheme, func(t *testing.T) {
 				is := is.New(t)
 				c := ccm.New(ccm.Coder(coder))

@@ -18,18 +18,25 @@
 //
 // Each endpoint has its own pipeline, started on its first call:
 //
-//	Call ─► await ─► mux (rid) ─► sign ─► encode ─► transmit (ws │ http)
+//	Call ─► await ─► mux (rid) ─► sign ─► encode ─► transmit (ws │ tcp │ unix │ http)
 //	                                                     │
 //	caller ◄─ complete ◄─ retry? ◄─ decode ◄─ mux: match rid ◄─┘
 //
 // await, mux, sign and encode are transforms fused into the caller's own
 // goroutine; the transmit stage is the one goroutine boundary on the way
-// out (it batches what queues up behind a busy socket). On WebSocket a
-// lone call skips even that hop: while the connection is open and idle,
+// out (it batches what queues up behind a busy socket). On WebSocket, TCP
+// and UNIX sockets a lone call skips even that hop: while the connection is open and idle,
 // the caller writes its own frame (the pipeline's direct lane). A response is
 // decoded on the connection's reader and completes the call, which wakes
 // the caller. Nothing starts a goroutine per call: deadlines are runtime
 // timers and context.AfterFunc registrations.
+//
+// An Executor in the same process is registered with [CCM.RegisterLocal]:
+//
+//	Call ─► await ─► -internal (or sign) ─► transmit: in process, on the endpoint's workers
+//
+// No socket, no encoding, no rid; the handler runs on one of the
+// endpoint's goroutines, never on the caller's (INVOKER.md §9).
 //
 // # Guarantees
 //
@@ -72,12 +79,24 @@
 //   - Unregistering an alias removes just that alias, for good.
 //   - Events are delivered synchronously to [CCM.Subscribe] callbacks, after
 //     the change and outside any lock.
-//   - A WebSocket connection that fails to open fails the calls waiting for
-//     it with ConnectError at once; the next call dials again.
+//   - A WebSocket, TCP or UNIX connection that fails to open fails the calls
+//     waiting for it with ConnectError at once; the next call dials again.
+//     A TLS handshake that fails (an untrusted certificate) is a
+//     ConnectError too: nothing was sent.
+//   - tcp:// and unix:// carry length-prefixed frames (a 4-byte big-endian
+//     length, then the coded message; see package sink), a local
+//     extension: FutoIn defines no stream framing. unix:// is secure (a
+//     local socket, INVOKER.md §4), tcp:// is not unless "secure+tcp://";
+//     there is no TLS over tcp://.
+//   - In-process endpoints ([CCM.RegisterLocal]) are secure, send
+//     "-internal" when registered without credentials (also for interfaces
+//     that allow anonymous calls: without specs the CCM cannot tell, and
+//     the reference does the same), have no retry, and have no call
+//     timeout unless [CallTimeout] is given, as in the reference. Their
+//     handlers' context ends when the call completes.
 //
 // # Not yet
 //
-// Master-secret MACs (-mmac) and on-behalf-of, limit zones, tcp/unix/in-process transports,
-// interface specs and the AdvancedCCM are later releases; see the README
-// for the status.
+// Master-secret MACs (-mmac) and on-behalf-of, limit zones, interface specs
+// and the AdvancedCCM are later releases; see the README for the status.
 package ccm

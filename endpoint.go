@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ftnpipe/ccm/codec"
 	"github.com/ftnpipe/ccm/pipeline"
@@ -15,8 +16,10 @@ import (
 // credentials and, once the first call is made, its pipeline.
 type endpoint struct {
 	url    string // without any secure+ prefix
-	scheme string // http, https, ws or wss
+	scheme string // http, https, ws, wss, tcp, unix; "" in process
+	addr   string // tcp: host:port; unix: the socket's path
 	secure bool
+	local  pipeline.Handler // in process: the executor
 	cfg    config
 	signer stage.Signer   // nil: anonymous
 	verify stage.Verifier // MAC credentials: checks every response
@@ -47,21 +50,32 @@ func parseEndpoint(raw string, cfg config) (*endpoint, error) {
 		scheme, secure = rest, true
 		u.Scheme = rest
 	}
+	addr := u.Host
 	switch scheme {
-	case "http", "ws":
-	case "https", "wss":
+	case "http", "ws", "tcp":
+	case "https", "wss", "unix":
+		// unix: a socket on this machine, reachable only through the file
+		// system's permissions: SecureChannel per INVOKER.md §4.
 		secure = true
 	default:
 		return nil, pipeline.Errorf(pipeline.InvokerError, "unknown endpoint scheme %q", u.Scheme)
 	}
-	if u.Host == "" {
+	switch {
+	case scheme == "unix":
+		if u.Host != "" || !strings.HasPrefix(u.Path, "/") || u.RawQuery != "" || u.Fragment != "" {
+			return nil, pipeline.NewError(pipeline.InvokerError, `a unix endpoint is "unix:///absolute/path/to/socket"`)
+		}
+		addr = u.Path
+	case u.Host == "":
 		return nil, pipeline.Errorf(pipeline.InvokerError, "endpoint URL %s has no host", u.Redacted())
+	case scheme == "tcp" && (u.Port() == "" || u.Hostname() == "" || u.Path != "" && u.Path != "/" || u.RawQuery != ""):
+		return nil, pipeline.NewError(pipeline.InvokerError, `a tcp endpoint is "tcp://host:port"`)
 	}
 	cd, ok := codec.ByName(cfg.coder)
 	if !ok {
 		return nil, pipeline.Errorf(pipeline.InvokerError, `unknown coder %q: use "JSON", "MPCK" or "CBOR"`, cfg.coder)
 	}
-	ep := &endpoint{url: u.String(), scheme: scheme, secure: secure, cfg: cfg, codec: cd}
+	ep := &endpoint{url: u.String(), scheme: scheme, addr: addr, secure: secure, cfg: cfg, codec: cd}
 	if err := ep.credentials(); err != nil {
 		return nil, err
 	}
@@ -99,7 +113,43 @@ func (ep *endpoint) credentials() error {
 	return nil
 }
 
-func (ep *endpoint) multiplexed() bool { return ep.scheme == "ws" || ep.scheme == "wss" }
+// localEndpoint returns the endpoint of an in-process executor h. Its
+// channel is internal: secure, and without credentials its calls carry
+// "-internal" (INVOKER.md §3.2); MAC credentials make no sense on it.
+func localEndpoint(h pipeline.Handler, cfg config) (*endpoint, error) {
+	if h == nil {
+		return nil, pipeline.NewError(pipeline.InvokerError, "RegisterLocal needs a handler (an *executor.Executor)")
+	}
+	if cfg.hasMACKey || strings.HasPrefix(cfg.creds, "-smac:") || strings.HasPrefix(cfg.creds, "-hmac:") {
+		return nil, pipeline.NewError(pipeline.InvokerError, "in-process endpoints take no MAC credentials: the channel is internal")
+	}
+	ep := &endpoint{url: "internal:", secure: true, local: h, cfg: cfg}
+	if cfg.hasCreds && cfg.creds == internalCreds {
+		ep.cfg.creds, ep.cfg.hasCreds = "", false
+	}
+	if err := ep.credentials(); err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+// internalCreds is what in-process calls without credentials send.
+const internalCreds = "-internal"
+
+// setInternal is the transform that marks a call of an in-process
+// endpoint without credentials as internal.
+func setInternal(c *pipeline.Call) error {
+	c.Req.Sec = internalCreds
+	return nil
+}
+
+func (ep *endpoint) multiplexed() bool {
+	switch ep.scheme {
+	case "ws", "wss", "tcp", "unix":
+		return true
+	}
+	return false
+}
 
 // pipeline returns the endpoint's pipeline, building it on first use, or
 // nil once the endpoint is closed.
@@ -115,12 +165,16 @@ func (ep *endpoint) pipeline() *pipeline.Pipeline {
 
 // build assembles the chain of DESIGN.md §2 for this endpoint:
 //
-//	await → [mux] → [sign] → encode → transmit (ws or http)
+//	await → [mux] → [sign] → encode → transmit (ws, tcp, unix or http)
 //
 // The leading transforms run in the caller's goroutine (pipeline.New
 // fuses them there); the transmit stage is the only goroutine boundary on
 // the way out. A throttle stage will sit between await and mux.
 func (ep *endpoint) build() {
+	if ep.local != nil {
+		ep.buildLocal()
+		return
+	}
 	cfg := ep.cfg
 	cd := ep.codec
 	dec := stage.NewDecoder(cd)
@@ -140,17 +194,33 @@ func (ep *endpoint) build() {
 	if ep.multiplexed() {
 		ep.mux = stage.NewMux(dec, fail)
 		steps = append(steps, pipeline.T("mux", ep.mux.Assign))
-		ws := sink.NewWebSocket(sink.WSConfig{
-			URL:         ep.url,
-			TLS:         cfg.tls,
-			DialTimeout: cfg.dialTimeout,
-			ReadLimit:   int64(cfg.maxMessage),
-			Receive:     ep.mux.Receive,
-			Lost:        ep.mux.FailSent,
-			Fail:        fail,
-		})
-		transmit = pipeline.S("transmit", ws, 1)
-		opts = append(opts, pipeline.OnClose(ep.mux.Close), pipeline.WithDirect(ws.TryDirect))
+		var tx interface {
+			pipeline.Stage
+			TryDirect(*pipeline.Call) bool
+		}
+		if ep.scheme == "tcp" || ep.scheme == "unix" {
+			tx = sink.NewStream(sink.StreamConfig{
+				Network:     ep.scheme,
+				Address:     ep.addr,
+				DialTimeout: cfg.dialTimeout,
+				ReadLimit:   cfg.maxMessage,
+				Receive:     ep.mux.Receive,
+				Lost:        ep.mux.FailSent,
+				Fail:        fail,
+			})
+		} else {
+			tx = sink.NewWebSocket(sink.WSConfig{
+				URL:         ep.url,
+				TLS:         cfg.tls,
+				DialTimeout: cfg.dialTimeout,
+				ReadLimit:   int64(cfg.maxMessage),
+				Receive:     ep.mux.Receive,
+				Lost:        ep.mux.FailSent,
+				Fail:        fail,
+			})
+		}
+		transmit = pipeline.S("transmit", tx, 1)
+		opts = append(opts, pipeline.OnClose(ep.mux.Close), pipeline.WithDirect(tx.TryDirect))
 	} else {
 		ep.http = sink.NewHTTP(sink.HTTPConfig{
 			URL:         ep.url,
@@ -177,6 +247,34 @@ func (ep *endpoint) build() {
 	steps = append(steps, pipeline.T("encode", stage.Encode(cd, cfg.maxMessage)), transmit)
 	p = pipeline.New(steps, opts...)
 
+	ep.mu.Lock()
+	ep.p = p
+	ep.mu.Unlock()
+}
+
+// buildLocal assembles the chain of an in-process endpoint:
+//
+//	await → [sign | -internal] → transmit (in process, MaxConns workers)
+//
+// Nothing is encoded and there is no rid, no mux and no retry (a call
+// cannot be lost between here and the executor). The call timeout applies
+// only when one was set explicitly ([CallTimeout]); otherwise the
+// caller's context alone bounds the call, as in the reference
+// implementation.
+func (ep *endpoint) buildLocal() {
+	cfg := ep.cfg
+	timeout := time.Duration(0)
+	if cfg.timeoutSet {
+		timeout = cfg.callTimeout
+	}
+	steps := []pipeline.Step{pipeline.T("await", stage.Await(timeout))}
+	if ep.signer != nil {
+		steps = append(steps, pipeline.T("sign", stage.Sign(ep.signer)))
+	} else {
+		steps = append(steps, pipeline.T("internal", setInternal))
+	}
+	steps = append(steps, pipeline.S("transmit", sink.NewInProc(ep.local), cfg.maxConns))
+	p := pipeline.New(steps)
 	ep.mu.Lock()
 	ep.p = p
 	ep.mu.Unlock()

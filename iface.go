@@ -2,6 +2,7 @@ package ccm
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ftnpipe/ccm/pipeline"
@@ -22,6 +23,48 @@ type Iface struct {
 	prefix       string // "iface:ver:"
 	ep           *endpoint
 	closed       atomic.Bool
+
+	// fnames caches "iface:ver:func" by function name, copied on write and
+	// bounded, so that a call builds no string for it.
+	fnames   atomic.Pointer[map[string]string]
+	fnamesMu sync.Mutex
+}
+
+// maxFnames bounds the fnames cache; names beyond it are built per call.
+const maxFnames = 64
+
+// fname returns "iface:ver:fn".
+func (i *Iface) fname(fn string) string {
+	if m := i.fnames.Load(); m != nil {
+		if f, ok := (*m)[fn]; ok {
+			return f
+		}
+	}
+	f := i.prefix + fn
+	if m := i.fnames.Load(); m != nil && len(*m) >= maxFnames {
+		return f // full: no lock per call for the names beyond it
+	}
+	i.fnamesMu.Lock()
+	defer i.fnamesMu.Unlock()
+	old := i.fnames.Load()
+	if old == nil || len(*old) < maxFnames {
+		next := make(map[string]string, 1+lenOf(old))
+		if old != nil {
+			for k, v := range *old {
+				next[k] = v
+			}
+		}
+		next[fn] = f
+		i.fnames.Store(&next)
+	}
+	return f
+}
+
+func lenOf(m *map[string]string) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // Name returns the name the interface was registered under.
@@ -36,8 +79,9 @@ func (i *Iface) Version() string { return i.version }
 // IfaceVer returns "iface:MAJOR.MINOR".
 func (i *Iface) IfaceVer() string { return i.iface + ":" + i.version }
 
-// Secure reports whether the endpoint's channel counts as secure: https://,
-// wss://, or any scheme prefixed with secure+.
+// Secure reports whether the endpoint's channel counts as secure (the
+// SecureChannel constraint): https://, wss://, unix://, in-process
+// endpoints, and any scheme prefixed with secure+.
 func (i *Iface) Secure() bool { return i.ep.secure }
 
 // Call calls function fn with params and waits for the result: the decoded
@@ -76,7 +120,7 @@ func (i *Iface) CallInto(ctx context.Context, fn string, params map[string]any, 
 // The call completes exactly once, whatever happens; ctx ending completes
 // it with Timeout.
 func (i *Iface) Go(ctx context.Context, fn string, params map[string]any, out any) *Call {
-	c := pipeline.NewCall(ctx, i.prefix+fn, params)
+	c := pipeline.NewCall(ctx, i.fname(fn), params)
 	c.Req.ForceRsp = true // SimpleCCM: always ask for a response
 	c.Out = out
 	if i.closed.Load() {

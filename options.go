@@ -12,6 +12,7 @@ import (
 // them and applies its own options on top.
 type config struct {
 	callTimeout time.Duration
+	timeoutSet  bool // CallTimeout was given (in-process endpoints use it only then)
 	retryCount  int
 	maxConns    int
 	maxMessage  int
@@ -63,8 +64,11 @@ func (o registerOption) applyRegister(c *config) { o(c) }
 // CallTimeout bounds every call, from Call until the result, retries
 // included (default 30 s). A deadline on the call's context that comes
 // sooner wins. d <= 0 leaves only the context to bound the call.
+// In-process endpoints ([CCM.RegisterLocal]) have no call timeout unless
+// this option is given (on New or on RegisterLocal), as in the reference
+// implementation.
 func CallTimeout(d time.Duration) Option {
-	return option(func(c *config) { c.callTimeout = d })
+	return option(func(c *config) { c.callTimeout, c.timeoutSet = d, true })
 }
 
 // RetryCount is how many times a call that failed with ConnectError or
@@ -81,8 +85,9 @@ func RetryCount(n int) Option {
 
 // MaxConns bounds the HTTP connections per endpoint and so the calls in
 // flight to it over HTTP (default 16); that many connections are kept
-// alive for reuse. WebSocket endpoints use one connection whatever this
-// says.
+// alive for reuse. For an in-process endpoint it is how many calls run at
+// once (more wait in its queue). WebSocket, TCP and UNIX endpoints use one
+// connection whatever this says.
 func MaxConns(n int) Option {
 	if n < 1 {
 		n = 1
@@ -107,7 +112,9 @@ func DialTimeout(d time.Duration) Option {
 }
 
 // TLSConfig sets the TLS configuration for https:// and wss:// endpoints,
-// e.g. to trust a private CA. The CCM does not modify it.
+// e.g. to trust a private CA (a certificate the configuration does not
+// trust fails the call with ConnectError; nothing is sent). The CCM does
+// not modify it.
 func TLSConfig(cfg *tls.Config) Option {
 	return option(func(c *config) { c.tls = cfg })
 }

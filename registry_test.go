@@ -131,6 +131,10 @@ func TestRegisterEndpoints(t *testing.T) {
 		{"secure+http://127.0.0.1:1/ftn", true},
 		{"secure+ws://127.0.0.1:1/ftn", true},
 		{"HTTP://127.0.0.1:1/ftn", false},
+		{"tcp://127.0.0.1:1", false},
+		{"tcp://[::1]:1/", false},
+		{"secure+tcp://127.0.0.1:1", true},
+		{"unix:///tmp/x.sock", true},
 	} {
 		name := "n" + string(rune('a'+i))
 		is.NoErr(c.Register(bg, name, "iface.a:1.0", tc.url))
@@ -138,7 +142,8 @@ func TestRegisterEndpoints(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(it.Secure(), tc.secure) // secure marking
 	}
-	for _, bad := range []string{"unknown://x/y", "self://x", "unix:///tmp/x.sock", "tcp://127.0.0.1:1", "http://", "::not a url", "secure+ftp://h/"} {
+	for _, bad := range []string{"unknown://x/y", "self://x", "unix://host/tmp/x.sock", "unix://", "unix:relative.sock",
+		"tcp://127.0.0.1", "tcp://127.0.0.1:1/path", "tcp://:1", "http://", "::not a url", "secure+ftp://h/"} {
 		isInvokerError(t, c.Register(bg, "bad", "iface.a:1.0", bad))
 	}
 }

@@ -12,8 +12,8 @@ import (
 	ccm "github.com/ftnpipe/ccm"
 )
 
-// TestExactlyOnceStress submits thousands of calls over WebSocket and HTTP
-// while connections are cut at random, contexts are cancelled and time out,
+// TestExactlyOnceStress submits thousands of calls over WebSocket, HTTP,
+// TCP and in process while connections are cut at random, contexts are cancelled and time out,
 // and the CCM is closed in the middle. Every call must complete exactly
 // once, with its own result (a unique payload echoed back, so a mix-up of
 // rids would show) or with one of the errors these events explain; nothing
@@ -30,14 +30,29 @@ func TestExactlyOnceStress(t *testing.T) {
 func stress(t *testing.T, seed uint64) {
 	s := newService(t)
 	px := newProxy(t, s.srv.Addr().String())
+	tcpSrv, err := s.ex.ListenTCP("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tcpSrv.Close() })
+	pxTCP := newProxy(t, tcpSrv.Addr().String())
 	c := ccm.New(ccm.CallTimeout(200*time.Millisecond), ccm.RetryCount(1), ccm.MaxConns(8))
 	for _, scheme := range []string{"ws", "http"} {
 		if err := c.Register(bg, scheme, "test.svc:1.0", scheme+"://"+px.addr()+"/"); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if err := c.Register(bg, "tcp", "test.svc:1.0", "tcp://"+pxTCP.addr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RegisterLocal(bg, "local", "test.svc:1.0", s.ex); err != nil {
+		t.Fatal(err)
+	}
 	ws, _ := c.Iface("ws")
 	ht, _ := c.Iface("http")
+	tcp, _ := c.Iface("tcp")
+	local, _ := c.Iface("local")
+	ifaces := []*ccm.Iface{ws, ws, ws, ht, tcp, tcp, local}
 
 	const workers, perWorker = 16, 150
 	var submitted, completed atomic.Int64
@@ -62,6 +77,7 @@ func stress(t *testing.T, seed uint64) {
 				return
 			case <-time.After(time.Duration(r.IntN(15)) * time.Millisecond):
 				px.cut()
+				pxTCP.cut()
 			}
 		}
 	}()
@@ -75,10 +91,7 @@ func stress(t *testing.T, seed uint64) {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(seed, uint64(w)))
 			for i := 0; i < perWorker; i++ {
-				it := ws
-				if r.IntN(3) == 0 {
-					it = ht
-				}
+				it := ifaces[r.IntN(len(ifaces))]
 				msg := fmt.Sprintf("w%d-%d", w, i)
 				ctx, cancel := context.Background(), context.CancelFunc(func() {})
 				switch r.IntN(4) {

@@ -20,7 +20,7 @@ const batchMax = 64 << 10
 var errWouldBlock = errors.New("executor: write would block")
 
 // batchConn is the socket of a WebSocket connection as coder/websocket
-// sees it. coder/websocket flushes every message to the socket; batchConn
+// sees it, and of a TCP or UNIX stream connection (stream.go). coder/websocket flushes every message to the socket; batchConn
 // instead collects what is written and never makes the writer wait:
 //
 //   - While the connection's reader works through input it has already
@@ -75,21 +75,32 @@ func newBatchConn(c net.Conn) *batchConn {
 
 // Write collects p; it never waits for the socket.
 func (b *batchConn) Write(p []byte) (int, error) {
+	if err := b.writeParts(p, nil); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// writeParts collects p then q as one piece: no other writer's bytes come
+// between them (a stream frame's header and message). It never waits for
+// the socket.
+func (b *batchConn) writeParts(p, q []byte) error {
 	b.mu.Lock()
 	if b.err != nil {
 		err := b.err
 		b.mu.Unlock()
-		return 0, err
+		return err
 	}
 	b.buf = append(b.buf, p...)
+	b.buf = append(b.buf, q...)
 	if b.writing || b.hold && len(b.buf) < batchMax {
 		b.mu.Unlock()
-		return len(p), nil
+		return nil
 	}
 	b.writing = true
 	b.mu.Unlock()
 	b.push()
-	return len(p), nil
+	return nil
 }
 
 // Read is the reader's socket read: it first writes out what was held.

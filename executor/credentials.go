@@ -73,6 +73,14 @@ type authResult struct {
 	key  *mac.Key
 }
 
+// InternalUser is the credentials of calls on an internal channel (FTN7
+// §1.3.1), and the [Request.User] they run as (level System, SECURITY.md
+// §7); in-process endpoints send it when registered without credentials.
+const InternalUser = "-internal"
+
+// errNotInternal answers "-internal" credentials that arrived on a socket.
+var errNotInternal = pipeline.NewError(pipeline.SecurityError, "internal credentials are not supported on this channel: only in-process calls may use them")
+
 // errAuthFailed is the one answer to every failed check. It is never
 // modified.
 var errAuthFailed = pipeline.NewError(pipeline.SecurityError, descAuthFailed)
@@ -113,10 +121,18 @@ func (kc *keyCache) get(user, algo string, secret []byte) (*mac.Key, error) {
 }
 
 // authenticate checks the "sec" field (EXECUTOR.md §7 row 2).
-func (e *Executor) authenticate(ctx context.Context, m *pipeline.Request) (authResult, *pipeline.Error) {
+// "-internal" is accepted only when internal is set (an in-process call,
+// see [Executor.ServeInternal]); from a socket it is a SecurityError.
+func (e *Executor) authenticate(ctx context.Context, m *pipeline.Request, internal bool) (authResult, *pipeline.Error) {
 	sec := m.Sec
 	if sec == "" {
 		return authResult{}, nil
+	}
+	if sec == InternalUser {
+		if !internal {
+			return authResult{}, errNotInternal
+		}
+		return authResult{user: InternalUser}, nil
 	}
 	failed := errAuthFailed
 	if strings.HasPrefix(sec, "-smac:") || strings.HasPrefix(sec, "-hmac:") {

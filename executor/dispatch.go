@@ -36,11 +36,6 @@ type responder interface {
 	respond(b *[]byte)
 }
 
-// serve is serveIn with the JSON codec.
-func (e *Executor) serve(parent context.Context, m *pipeline.Request, out responder) {
-	e.serveIn(parent, codec.JSON, m, out)
-}
-
 // serveIn runs one decoded request and hands its response, encoded with
 // cd (the codec the request came in), to out, exactly once. With a
 // request timeout, the timeout reply is sent by a
@@ -108,47 +103,70 @@ func (c *call) expiredReply() *[]byte {
 // response encoded with cd. A panic anywhere in it (handler, auth hook)
 // becomes InternalError. It tells c (when not nil) the response key as
 // soon as authentication yields one, so a timeout reply is signed too.
-func (e *Executor) invokeFor(ctx context.Context, cd pipeline.Codec, m *pipeline.Request, c *call) (b *[]byte) {
-	var req *Request
-	var key *mac.Key
-	defer func() {
-		if p := recover(); p != nil {
-			e.report(req, fmt.Errorf("executor: panic: %v\n%s", p, debug.Stack()))
-			b = e.signedError(cd, m.Rid, pipeline.InternalError, descInternal, key)
-		}
-	}()
-
-	who, ferr := e.authenticate(ctx, m)
-	if ferr != nil {
-		return e.signedError(cd, m.Rid, ferr.Name, ferr.Desc, nil) // cannot sign what did not authenticate
+func (e *Executor) invokeFor(ctx context.Context, cd pipeline.Codec, m *pipeline.Request, c *call) *[]byte {
+	o := e.run(ctx, m, false, c)
+	if o.name != "" {
+		return e.signedError(cd, m.Rid, o.name, o.desc, o.key)
 	}
-	key = who.key
-	if key != nil && c != nil {
-		c.key.Store(key)
-	}
-	iface, ver, fn, major, minor, ok := splitF(m.F)
-	if !ok {
-		return e.signedError(cd, m.Rid, pipeline.InvalidRequest, `"f" must be "iface:MAJOR.MINOR:func"`, key)
-	}
-	h, ferr := e.lookup(iface, major, minor, fn)
-	if ferr != nil {
-		return e.signedError(cd, m.Rid, ferr.Name, ferr.Desc, key)
-	}
-	req = &Request{Iface: iface, Version: ver, Func: fn, Params: m.P, User: who.user, Rid: m.Rid}
-	res, err := h(ctx, req)
-	if err != nil {
-		name, desc := e.errorOf(req, err)
-		return e.signedError(cd, m.Rid, name, desc, key)
-	}
-	rsp := pipeline.Response{R: res, Rid: m.Rid}
-	if res == nil { // no specs, so no void functions: always answer (package doc)
+	rsp := pipeline.Response{R: o.res, Rid: m.Rid}
+	if o.res == nil { // no specs, so no void functions: always answer (package doc)
 		if cd == codec.JSON {
 			rsp.RawR = emptyResult
 		} else {
 			rsp.R = emptyMap // RawR is codec specific
 		}
 	}
-	return e.encode(cd, req, &rsp, key)
+	return e.encode(cd, o.req, &rsp, o.key)
+}
+
+// outcome is what running one request produced: a result, or an error
+// name and description; key signs the response of a MAC-signed request.
+type outcome struct {
+	req  *Request
+	res  any
+	name pipeline.ErrorName // "" for a result
+	desc string
+	key  *mac.Key
+}
+
+// run authenticates, routes and runs one request (EXECUTOR.md §7). internal
+// tells whether it arrived on an internal (in-process) channel, the only
+// one where "-internal" credentials are accepted. A panic anywhere in it
+// (handler, auth hook) becomes InternalError.
+func (e *Executor) run(ctx context.Context, m *pipeline.Request, internal bool, c *call) (o outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.report(o.req, fmt.Errorf("executor: panic: %v\n%s", p, debug.Stack()))
+			o.name, o.desc, o.res = pipeline.InternalError, descInternal, nil
+		}
+	}()
+
+	who, ferr := e.authenticate(ctx, m, internal)
+	if ferr != nil {
+		return outcome{name: ferr.Name, desc: ferr.Desc} // cannot sign what did not authenticate
+	}
+	o.key = who.key
+	if o.key != nil && c != nil {
+		c.key.Store(o.key)
+	}
+	iface, ver, fn, major, minor, ok := splitF(m.F)
+	if !ok {
+		o.name, o.desc = pipeline.InvalidRequest, `"f" must be "iface:MAJOR.MINOR:func"`
+		return o
+	}
+	h, ferr := e.lookup(iface, major, minor, fn)
+	if ferr != nil {
+		o.name, o.desc = ferr.Name, ferr.Desc
+		return o
+	}
+	o.req = &Request{Iface: iface, Version: ver, Func: fn, Params: m.P, User: who.user, Rid: m.Rid}
+	res, err := h(ctx, o.req)
+	if err != nil {
+		o.name, o.desc = e.errorOf(o.req, err)
+		return o
+	}
+	o.res = res
+	return o
 }
 
 var emptyResult = []byte("{}")
@@ -249,12 +267,6 @@ func (e *Executor) signedError(cd pipeline.Codec, rid string, name pipeline.Erro
 	b := getBuf()
 	*b, _ = cd.AppendResponse((*b)[:0], r)
 	return b
-}
-
-// decode is decodeIn for callers that answer in JSON.
-func decode(b []byte, m *pipeline.Request) (rid, desc string, ok bool) {
-	_, rid, desc, ok = decodeIn(b, m)
-	return rid, desc, ok
 }
 
 // decodeIn detects the codec from the message's first bytes and decodes a

@@ -1,6 +1,10 @@
 // Package executor is a minimal FutoIn Executor (FTN6): it hosts Go
 // functions under "iface:MAJOR.MINOR:func" and answers FutoIn requests over
-// HTTP POST and WebSocket on the same endpoint.
+// HTTP POST and WebSocket on the same endpoint ([Executor.Listen], with
+// TLS [Executor.ListenTLS]), over TCP and UNIX stream sockets
+// ([Executor.ListenTCP], [Executor.ListenUnix]; length-prefixed frames as
+// defined in package sink) and in process ([Executor.ServeInternal], for
+// ccm.RegisterLocal).
 //
 //	ex := executor.New(executor.WithAuth(check))
 //	err := ex.Register("com.example.calc:1.2", map[string]executor.Handler{
@@ -46,6 +50,10 @@
 //     method other than POST (and a WebSocket GET) gets 405.
 //   - Malformed messages: InvalidRequest, with the rid when one could
 //     still be read from the message, else without.
+//   - TCP and UNIX streams behave as WebSocket connections (rid rules,
+//     concurrency, errors), except that a frame declaring a length of 0 or
+//     over the limit closes the connection without its body being read
+//     (counted in [Stats].BadFrames), since it cannot be skipped safely.
 //   - WebSocket rid: a request without rid is answered InvalidRequest
 //     without rid (the RI ignores it); a rid not starting with "C" is
 //     answered InvalidRequest with that rid; a message whose rid starts
@@ -69,9 +77,10 @@
 //     failed", the same text whichever part was wrong, and the request
 //     never reaches its handler. Without WithAuth, credentials get
 //     SecurityError "authentication is not enabled" (the RI says
-//     NotImplemented). "sec" values starting with '-' (-hmac:, -smac:,
-//     -mmac:, -internal) get SecurityError: MAC and internal channels are
-//     not supported yet. "obf" is ignored. Secrets never appear in
+//     NotImplemented). "-internal" is accepted only from in-process calls
+//     ([Executor.ServeInternal]), which then run as user [InternalUser];
+//     from a socket it is a SecurityError, whatever the transport. -mmac:
+//     gets SecurityError (not supported). "obf" is ignored. Secrets never appear in
 //     responses or in [WithErrorHook] reports.
 //   - Results: a handler's result is sent as "r". Without specs there is
 //     no way to know that a function is void, so every request is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,6 +99,9 @@ type Stats struct {
 	// DroppedResponses counts WebSocket messages whose rid starts with "S":
 	// responses to server-initiated calls, which this Executor never makes.
 	DroppedResponses uint64
+	// BadFrames counts TCP and UNIX stream frames whose declared length
+	// was 0 or over the message limit; each closed its connection.
+	BadFrames uint64
 }
 
 // Executor hosts Go functions under "iface:version:func" and serves them
@@ -121,9 +125,10 @@ type Executor struct {
 
 	mu      sync.Mutex
 	closed  bool
-	servers map[*Server]struct{}
+	servers map[io.Closer]struct{} // every *Server and *StreamServer still open
 
 	droppedResponses atomic.Uint64
+	badFrames        atomic.Uint64
 }
 
 // New returns an Executor with no interfaces registered.
@@ -131,7 +136,7 @@ func New(opts ...Option) *Executor {
 	e := &Executor{
 		maxSize: DefaultMaxMessageSize,
 		timeout: DefaultRequestTimeout,
-		servers: map[*Server]struct{}{},
+		servers: map[io.Closer]struct{}{},
 	}
 	for _, o := range opts {
 		o(e)
@@ -143,11 +148,11 @@ func New(opts ...Option) *Executor {
 
 // Stats returns a snapshot of the Executor's counters.
 func (e *Executor) Stats() Stats {
-	return Stats{DroppedResponses: e.droppedResponses.Load()}
+	return Stats{DroppedResponses: e.droppedResponses.Load(), BadFrames: e.badFrames.Load()}
 }
 
-// Close stops the Executor: it closes every [Server] started by
-// [Executor.Listen], ends the WebSocket connections accepted through
+// Close stops the Executor: it closes every [Server] and [StreamServer]
+// it started, ends the WebSocket connections accepted through
 // [Executor.ServeHTTP], cancels the contexts of running handlers and
 // waits for them and for every goroutine the Executor started. After
 // Close, ServeHTTP answers 503 and Listen fails. Close is safe to call
@@ -155,7 +160,7 @@ func (e *Executor) Stats() Stats {
 func (e *Executor) Close() error {
 	e.mu.Lock()
 	e.closed = true
-	servers := make([]*Server, 0, len(e.servers))
+	servers := make([]io.Closer, 0, len(e.servers))
 	for s := range e.servers {
 		servers = append(servers, s)
 	}

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/ftnpipe/ccm/codec"
 	"github.com/ftnpipe/ccm/pipeline"
 )
@@ -35,13 +33,13 @@ type scope struct {
 
 	mu     sync.RWMutex
 	closed bool
-	conns  map[*websocket.Conn]struct{}
-	wg     sync.WaitGroup // ServeHTTP calls and the handler goroutines they start
+	conns  map[any]func() // open connections and how to close each
+	wg     sync.WaitGroup // ServeHTTP calls, stream connections and the handler goroutines they start
 }
 
 func newScope(e *Executor) *scope {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &scope{e: e, ctx: ctx, cancel: cancel, conns: map[*websocket.Conn]struct{}{}}
+	return &scope{e: e, ctx: ctx, cancel: cancel, conns: map[any]func(){}}
 }
 
 // enter registers one running ServeHTTP; false once the scope is closed.
@@ -55,17 +53,19 @@ func (s *scope) enter() bool {
 	return true
 }
 
-func (s *scope) addConn(c *websocket.Conn) bool {
+// addConn records an open connection c and how close ends it; false once
+// the scope is closed (the caller then closes c itself).
+func (s *scope) addConn(c any, close func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	s.conns[c] = close
 	return true
 }
 
-func (s *scope) removeConn(c *websocket.Conn) {
+func (s *scope) removeConn(c any) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -75,16 +75,16 @@ func (s *scope) close() {
 	s.mu.Lock()
 	first := !s.closed
 	s.closed = true
-	conns := make([]*websocket.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
+	conns := make([]func(), 0, len(s.conns))
+	for _, f := range s.conns {
+		conns = append(conns, f)
 	}
 	s.mu.Unlock()
 	if first {
 		s.cancel()
 		var wg sync.WaitGroup
-		for _, c := range conns {
-			wg.Go(func() { _ = c.Close(websocket.StatusGoingAway, "executor closing") })
+		for _, f := range conns {
+			wg.Go(f)
 		}
 		wg.Wait()
 	}

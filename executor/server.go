@@ -1,6 +1,8 @@
 package executor
 
 import (
+	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -8,11 +10,13 @@ import (
 )
 
 // Server is an Executor listening on its own TCP socket, made by
-// [Executor.Listen]. It serves the Executor on every path, over HTTP POST
-// and WebSocket. Its methods are safe for concurrent use.
+// [Executor.Listen] or, with TLS, [Executor.ListenTLS]. It serves the
+// Executor on every path, over HTTP POST and WebSocket. Its methods are
+// safe for concurrent use.
 type Server struct {
 	e         *Executor
 	ln        net.Listener
+	tls       bool
 	hs        *http.Server
 	sc        *scope
 	serveDone chan struct{}
@@ -27,6 +31,25 @@ type Server struct {
 // [Executor.Close]). It fails when the address cannot be bound or the
 // Executor is closed.
 func (e *Executor) Listen(addr string) (*Server, error) {
+	return e.listen(addr, nil)
+}
+
+// ListenTLS is [Executor.Listen] over TLS with cfg, which must hold a
+// certificate (cfg.Certificates or GetCertificate); the Server then serves
+// https:// and wss:// ([Server.HTTPURL] and [Server.WSURL] say so), which
+// count as secure channels (spec INVOKER.md §4). The handshake runs on the
+// connection's goroutine, bounded like the request header (10 s). cfg is
+// not modified after ListenTLS returns; HTTP/2 is not offered.
+func (e *Executor) ListenTLS(addr string, cfg *tls.Config) (*Server, error) {
+	if cfg == nil || len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
+		return nil, errors.New("executor: ListenTLS needs a tls.Config with a certificate")
+	}
+	cfg = cfg.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	return e.listen(addr, cfg)
+}
+
+func (e *Executor) listen(addr string, cfg *tls.Config) (*Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -39,7 +62,10 @@ func (e *Executor) Listen(addr string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{e: e, ln: ln, sc: newScope(e), serveDone: make(chan struct{})}
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
+	s := &Server{e: e, ln: ln, tls: cfg != nil, sc: newScope(e), serveDone: make(chan struct{})}
 	s.hs = &http.Server{
 		Handler:           s.sc,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -56,11 +82,20 @@ func (e *Executor) Listen(addr string) (*Server, error) {
 // Addr returns the address the Server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// HTTPURL returns the endpoint URL for HTTP POST, "http://host:port/".
-func (s *Server) HTTPURL() string { return "http://" + s.ln.Addr().String() + "/" }
+// HTTPURL returns the endpoint URL for HTTP POST, "http://host:port/"
+// ("https://" with TLS).
+func (s *Server) HTTPURL() string { return s.scheme("http") + s.ln.Addr().String() + "/" }
 
-// WSURL returns the endpoint URL for WebSocket, "ws://host:port/".
-func (s *Server) WSURL() string { return "ws://" + s.ln.Addr().String() + "/" }
+// WSURL returns the endpoint URL for WebSocket, "ws://host:port/"
+// ("wss://" with TLS).
+func (s *Server) WSURL() string { return s.scheme("ws") + s.ln.Addr().String() + "/" }
+
+func (s *Server) scheme(plain string) string {
+	if s.tls {
+		return plain + "s://"
+	}
+	return plain + "://"
+}
 
 // Close stops the Server: it stops accepting connections, closes the HTTP
 // connections, cancels the contexts of running handlers, closes each

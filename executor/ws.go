@@ -31,7 +31,10 @@ const (
 	wsInlineGrace = time.Millisecond
 )
 
-// wsConn is one accepted WebSocket connection.
+// muxConn is one accepted multiplexed connection: a WebSocket, or a TCP
+// or UNIX stream socket (stream.go). Its link does the transport's reading
+// and writing; everything else (the inline reader, detaching, rid checks,
+// dispatch) is the same for every transport.
 //
 // One goroutine at a time is the connection's reader. It reads a message
 // and serves it itself, so a quick request costs no goroutine handoff:
@@ -52,9 +55,9 @@ const (
 // out in one system call before its next socket read.
 //
 // run returns only after every goroutine of the connection has ended.
-type wsConn struct {
+type muxConn struct {
 	e      *Executor
-	conn   *websocket.Conn
+	link   muxLink
 	ctx    context.Context // parent of every request's context
 	cancel context.CancelFunc
 
@@ -76,25 +79,45 @@ func (s *scope) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered the request
 	}
-	if !s.addConn(conn) {
+	if !s.addConn(conn, func() { _ = conn.Close(websocket.StatusGoingAway, "executor closing") }) {
 		_ = conn.Close(websocket.StatusGoingAway, "executor closing")
 		return
 	}
 	defer s.removeConn(conn)
 
-	ctx, cancel := context.WithCancel(s.ctx)
-	c := &wsConn{
-		e:      s.e,
-		conn:   conn,
-		ctx:    ctx,
-		cancel: cancel,
-		batch:  batcher(w),
-	}
-	c.run()
+	conn.SetReadLimit(int64(s.e.maxSize) * wsDrainFactor)
+	newMuxConn(s, wsLink{conn}, batcher(w)).run()
 }
 
-func (c *wsConn) run() {
-	c.conn.SetReadLimit(int64(c.e.maxSize) * wsDrainFactor)
+// muxLink is what a muxConn needs of its transport.
+type muxLink interface {
+	// next reads the next message, answering oversize ones itself (through
+	// c.respond) or ending the connection. It returns nil once the
+	// connection has failed or closed. Only the current reader calls it.
+	next(c *muxConn) *[]byte
+	// send writes one encoded message; it never waits on the peer (the
+	// socket is a batchConn) and may be called concurrently.
+	send(b []byte) error
+	// closeNow closes the connection without a handshake.
+	closeNow()
+}
+
+func newMuxConn(s *scope, l muxLink, batch *batchConn) *muxConn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &muxConn{e: s.e, link: l, ctx: ctx, cancel: cancel, batch: batch}
+}
+
+// wsLink is the muxLink of a WebSocket: one FutoIn message per WebSocket
+// message, written as a binary frame.
+type wsLink struct{ conn *websocket.Conn }
+
+func (l wsLink) send(b []byte) error {
+	return l.conn.Write(context.Background(), websocket.MessageBinary, b)
+}
+
+func (l wsLink) closeNow() { _ = l.conn.CloseNow() }
+
+func (c *muxConn) run() {
 	c.grace = time.AfterFunc(time.Hour, c.detach)
 	c.grace.Stop()
 
@@ -106,16 +129,16 @@ func (c *wsConn) run() {
 	if c.batch != nil {
 		c.batch.drain() // what is collected is written out
 	}
-	_ = c.conn.CloseNow() // a no-op when the peer or Close already closed it
+	c.link.closeNow() // a no-op when the peer or Close already closed it
 }
 
 // readLoop reads messages until the connection fails or closes, serving
 // each itself, or until it is detached while serving one (another
 // goroutine reads by then). The caller has counted it in c.handlers.
-func (c *wsConn) readLoop() {
+func (c *muxConn) readLoop() {
 	defer c.handlers.Done()
 	for {
-		b := c.next()
+		b := c.link.next(c)
 		if b == nil {
 			c.mu.Lock()
 			c.ended = true
@@ -140,7 +163,7 @@ func (c *wsConn) readLoop() {
 // the timer's goroutine takes over reading, and the goroutine serving the
 // request ends after it. A late timer may detach a later request early;
 // that only costs a goroutine.
-func (c *wsConn) detach() {
+func (c *muxConn) detach() {
 	c.armed.Store(false)
 	tok := c.inline.Load()
 	if tok == 0 {
@@ -174,14 +197,14 @@ var monoStart = time.Now()
 // monoNow is monotonic nanoseconds since monoStart.
 func monoNow() int64 { return int64(time.Since(monoStart)) }
 
-// next reads the next message, answering oversize ones itself. It returns
-// nil when the connection has failed or closed.
-func (c *wsConn) next() *[]byte {
+// next implements muxLink: an oversize message up to wsDrainFactor times
+// the limit is read, discarded and answered InvalidRequest.
+func (l wsLink) next(c *muxConn) *[]byte {
 	max := c.e.maxSize
 	for {
 		// A context that is never done: coder/websocket then sets up no
 		// per-read timeout machinery. Closing the connection ends the read.
-		_, rd, err := c.conn.Reader(context.Background())
+		_, rd, err := l.conn.Reader(context.Background())
 		if err != nil {
 			return nil
 		}
@@ -204,9 +227,9 @@ func (c *wsConn) next() *[]byte {
 }
 
 // handle decodes and serves one message; it owns b. The codec is the one
-// the message's first bytes name, whatever the frame type (as in the
-// reference), and the reply goes out in it.
-func (c *wsConn) handle(b *[]byte) {
+// the message's first bytes name, whatever the frame type or transport (as
+// in the reference), and the reply goes out in it.
+func (c *muxConn) handle(b *[]byte) {
 	var m pipeline.Request
 	cd, rid, desc, ok := decodeIn(*b, &m)
 	putBuf(b)
@@ -220,7 +243,7 @@ func (c *wsConn) handle(b *[]byte) {
 	}
 	switch {
 	case m.Rid == "":
-		c.respond(c.e.signedError(cd, "", pipeline.InvalidRequest, `missing "rid": required on WebSocket`, nil))
+		c.respond(c.e.signedError(cd, "", pipeline.InvalidRequest, `missing "rid": required on a multiplexed channel`, nil))
 	case isServerRid(m.Rid):
 		c.e.droppedResponses.Add(1) // a response to a server call; we make none
 	case m.Rid[0] != 'C':
@@ -232,12 +255,12 @@ func (c *wsConn) handle(b *[]byte) {
 
 func isServerRid(rid string) bool { return rid != "" && rid[0] == 'S' }
 
-// respond writes an encoded response as one binary message. It does not
-// wait on the network (see batchConn). A failed write closes the
-// connection, which ends the read loop.
-func (c *wsConn) respond(b *[]byte) {
-	if c.conn.Write(context.Background(), websocket.MessageBinary, *b) != nil {
-		_ = c.conn.CloseNow()
+// respond writes an encoded response as one message. It does not wait on
+// the network (see batchConn). A failed write closes the connection, which
+// ends the read loop.
+func (c *muxConn) respond(b *[]byte) {
+	if c.link.send(*b) != nil {
+		c.link.closeNow()
 	}
 	putBuf(b)
 }

@@ -55,7 +55,8 @@ type Call struct {
 	done     chan struct{}
 	result   any
 	err      error
-	mu       sync.Mutex // guards cleanups, ncleanup and finished
+	hctx     handlerContext // see HandlerContext
+	mu       sync.Mutex     // guards cleanups, ncleanup and finished
 	cleanups [maxCleanups]Cleanup
 	ncleanup int
 	finished bool

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -214,6 +215,9 @@ func transportError(err error, life context.Context) error {
 	if errors.As(err, &op) && op.Op == "dial" {
 		return pipeline.Errorf(pipeline.ConnectError, "cannot connect: %v", op.Err)
 	}
+	if tlsHandshakeError(err) {
+		return pipeline.Errorf(pipeline.ConnectError, "cannot connect: %v", redactURLError(err))
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return pipeline.NewError(pipeline.Timeout, "deadline exceeded").WithCause(err)
 	}
@@ -221,6 +225,20 @@ func transportError(err error, life context.Context) error {
 		return pipeline.NewError(pipeline.CommError, "endpoint closed during the request")
 	}
 	return pipeline.Errorf(pipeline.CommError, "HTTP exchange failed: %v", redactURLError(err))
+}
+
+// tlsHandshakeError reports whether err is a TLS handshake failure: the
+// peer's certificate was not trusted, or the peer does not speak TLS or
+// refused the handshake. The request was not sent.
+func tlsHandshakeError(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var rerr tls.RecordHeaderError
+	var aerr tls.AlertError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var cerr x509.CertificateInvalidError
+	return errors.As(err, &verr) || errors.As(err, &rerr) || errors.As(err, &aerr) ||
+		errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr)
 }
 
 // redactURLError keeps the *url.Error's operation and cause but not the

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sync"
 	"syscall"
 	"time"
 
@@ -74,12 +73,8 @@ type WSConfig struct {
 // Per connection there is one reader goroutine; both are joined before Run
 // returns.
 type WebSocket struct {
+	persistent
 	cfg WSConfig
-	// wmu serialises writes on the connection between the worker and
-	// callers writing directly (TryDirect), and guards cur.
-	wmu  sync.Mutex
-	cur  *wsConn       // the open connection, nil while there is none
-	kick chan struct{} // a direct write left bytes for the worker to flush
 }
 
 // NewWebSocket returns the stage for cfg.
@@ -90,201 +85,13 @@ func NewWebSocket(cfg WSConfig) *WebSocket {
 	if cfg.ReadLimit <= 0 {
 		cfg.ReadLimit = 65536
 	}
-	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 64
-	}
-	return &WebSocket{cfg: cfg, kick: make(chan struct{}, 1)}
+	w := &WebSocket{cfg: cfg}
+	w.init(cfg.URL, cfg.MaxBatch, cfg.Lost, cfg.Fail, cfg.OnState)
+	w.persistent.dial = w.dial
+	return w
 }
 
-// wsConn is one open connection and its reader.
-type wsConn struct {
-	ws        *websocket.Conn
-	cork      *corkConn
-	stopClose func() bool   // disarms the close-on-shutdown hook
-	dead      chan struct{} // closed by the reader when the connection fails
-	err       error         // why, valid after dead is closed
-	joined    chan struct{} // closed when the reader returned
-}
-
-// Run implements [pipeline.Stage].
-func (w *WebSocket) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<- *pipeline.Call) error {
-	var conn *wsConn
-	defer func() {
-		if conn != nil {
-			w.drop(conn, pipeline.NewError(pipeline.CommError, "endpoint closed"))
-		}
-	}()
-	batch := make([]*pipeline.Call, 0, w.cfg.MaxBatch)
-	for {
-		var dead chan struct{}
-		if conn != nil {
-			dead = conn.dead
-		}
-		var c *pipeline.Call
-		var ok bool
-		select {
-		case c, ok = <-in:
-			if !ok {
-				return nil
-			}
-		case <-dead:
-			w.drop(conn, pipeline.Errorf(pipeline.CommError, "connection lost: %v", conn.err))
-			conn = nil
-			continue
-		case <-w.kick:
-			// A direct write left bytes behind: finish them, blocking here
-			// rather than in a caller.
-			if conn != nil {
-				w.wmu.Lock()
-				err := conn.cork.Uncork()
-				w.wmu.Unlock()
-				if err != nil {
-					w.drop(conn, pipeline.Errorf(pipeline.CommError, "write failed: %v", err))
-					conn = nil
-				}
-			}
-			continue
-		}
-		batch = append(batch[:0], c)
-		batch = collect(batch, in)
-		if ctx.Err() != nil {
-			w.failAll(batch, in, pipeline.NewError(pipeline.ConnectError, "endpoint closing"))
-			continue
-		}
-		if conn == nil {
-			var err error
-			if conn, err = w.dial(ctx); err != nil {
-				w.failAll(batch, in, pipeline.Errorf(pipeline.ConnectError, "cannot connect to %s: %v", w.cfg.URL, err))
-				continue
-			}
-			w.wmu.Lock()
-			w.cur = conn
-			w.wmu.Unlock()
-		}
-		w.wmu.Lock()
-		err := w.write(conn, batch)
-		w.wmu.Unlock()
-		if err != nil {
-			w.drop(conn, pipeline.Errorf(pipeline.CommError, "write failed: %v", err))
-			conn = nil
-			// Calls after the failed one were never written: nothing else
-			// would send them, so they fail now (ConnectError, retried).
-			for _, c := range batch {
-				if !c.Sent.Load() && !c.IsDone() {
-					w.cfg.Fail(c, pipeline.NewError(pipeline.ConnectError, "not sent: the connection failed"))
-				}
-			}
-		}
-	}
-}
-
-// TryDirect writes c from the caller's goroutine when a connection is open
-// and no write is in progress, saving the hand-off to the worker for a
-// lone call; it reports false (the caller then queues c as usual) when the
-// connection is busy, not open or failing. A failed write closes the
-// connection: the worker then fails the calls written on it, c included,
-// as for any loss. It is the pipeline's direct lane.
-func (w *WebSocket) TryDirect(c *pipeline.Call) bool {
-	if !w.wmu.TryLock() {
-		return false
-	}
-	defer w.wmu.Unlock()
-	conn := w.cur
-	if conn == nil || conn.cork.raw == nil {
-		return false
-	}
-	select {
-	case <-conn.dead:
-		return false
-	default:
-	}
-	// The frame goes into the cork buffer (never blocks), then out with
-	// non-blocking writes; what the socket cannot take now is left for the
-	// worker, so the caller never waits on the peer.
-	conn.cork.Cork()
-	c.Sent.Store(true)
-	err := conn.ws.Write(context.Background(), websocket.MessageBinary, c.Frame)
-	c.ReleaseFrame()
-	done := false
-	if err == nil {
-		done, err = conn.cork.TryFlush()
-	}
-	switch {
-	case err != nil:
-		conn.ws.CloseNow() // the reader sees it; the worker drops the connection
-	case !done:
-		select {
-		case w.kick <- struct{}{}:
-		default: // a kick is already pending
-		}
-	}
-	return true
-}
-
-// collect appends what is already queued on in, without blocking, up to
-// the batch's capacity.
-func collect(batch []*pipeline.Call, in <-chan *pipeline.Call) []*pipeline.Call {
-	for len(batch) < cap(batch) {
-		select {
-		case c, ok := <-in:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, c)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// write sends the frames of batch on conn, corked into one flush. Writes
-// use a context that is never done: coder/websocket then arms no timer per
-// frame (its PR #566); an endpoint that closes unblocks a write by closing
-// the connection instead.
-func (w *WebSocket) write(conn *wsConn, batch []*pipeline.Call) error {
-	conn.cork.Cork()
-	var err error
-	for _, c := range batch {
-		if c.IsDone() {
-			continue // timed out or cancelled while queued
-		}
-		// Sent before the write: from here a loss means the peer may have
-		// the request (CommError). Only this goroutine fails calls on loss
-		// (drop), after write returns, so nobody retries c while it is
-		// being written.
-		c.Sent.Store(true)
-		err = conn.ws.Write(context.Background(), websocket.MessageBinary, c.Frame)
-		c.ReleaseFrame() // copied into the connection's buffer
-		if err != nil {
-			break
-		}
-	}
-	if ferr := conn.cork.Uncork(); err == nil {
-		err = ferr
-	}
-	return err
-}
-
-// failAll fails the batch and every call already queued behind it.
-func (w *WebSocket) failAll(batch []*pipeline.Call, in <-chan *pipeline.Call, err error) {
-	for _, c := range batch {
-		w.cfg.Fail(c, err)
-	}
-	for {
-		select {
-		case c, ok := <-in:
-			if !ok {
-				return
-			}
-			w.cfg.Fail(c, err)
-		default:
-			return
-		}
-	}
-}
-
-func (w *WebSocket) dial(ctx context.Context) (*wsConn, error) {
+func (w *WebSocket) dial(ctx context.Context) (*link, error) {
 	dctx, cancel := context.WithTimeout(ctx, w.cfg.DialTimeout)
 	defer cancel()
 	var cork *corkConn
@@ -319,31 +126,32 @@ func (w *WebSocket) dial(ctx context.Context) (*wsConn, error) {
 		return nil, errors.New("websocket: dial did not use our dialer")
 	}
 	ws.SetReadLimit(w.cfg.ReadLimit)
-	conn := &wsConn{ws: ws, cork: cork, dead: make(chan struct{}), joined: make(chan struct{})}
-	// Reads and writes use a context that is never done (no timer per
-	// frame); the end of the pipeline closes the connection instead.
-	conn.stopClose = context.AfterFunc(ctx, func() { ws.CloseNow() })
-	go w.read(conn)
-	if w.cfg.OnState != nil {
-		w.cfg.OnState(true)
+	conn := newLink(cork)
+	// Writes use a context that is never done: coder/websocket then arms
+	// no timer per frame (its PR #566); the end of the pipeline closes the
+	// connection instead.
+	conn.send = func(frame []byte) error {
+		return ws.Write(context.Background(), websocket.MessageBinary, frame)
 	}
+	conn.closeNow = func() { ws.CloseNow() }
+	conn.closeOnEnd(ctx)
+	go w.read(ws, conn)
 	return conn, nil
 }
 
 // read is the connection's reader: it hands each message to Receive and
-// closes dead when the connection fails.
-func (w *WebSocket) read(conn *wsConn) {
+// fails conn when the connection fails.
+func (w *WebSocket) read(ws *websocket.Conn, conn *link) {
 	defer close(conn.joined)
 	var buf bytes.Buffer
 	for {
-		_, r, err := conn.ws.Reader(context.Background())
+		_, r, err := ws.Reader(context.Background())
 		if err == nil {
 			buf.Reset()
 			_, err = buf.ReadFrom(r)
 		}
 		if err != nil {
-			conn.err = err
-			close(conn.dead)
+			conn.fail(err)
 			return
 		}
 		w.cfg.Receive(buf.Bytes())
@@ -351,102 +159,4 @@ func (w *WebSocket) read(conn *wsConn) {
 			buf = bytes.Buffer{}
 		}
 	}
-}
-
-// drop closes conn, joins its reader and fails the calls written on it.
-func (w *WebSocket) drop(conn *wsConn, err error) {
-	w.wmu.Lock() // waits for a direct write in progress; none starts after
-	if w.cur == conn {
-		w.cur = nil
-	}
-	w.wmu.Unlock()
-	conn.stopClose()
-	conn.ws.CloseNow()
-	<-conn.joined
-	w.cfg.Lost(err)
-	if w.cfg.OnState != nil {
-		w.cfg.OnState(false)
-	}
-}
-
-// corkConn buffers writes while corked and sends them with one Write on
-// Uncork. Outside a cork it writes through (the handshake, control frames
-// the websocket library writes on its own).
-type corkConn struct {
-	net.Conn
-	raw    syscall.RawConn // for non-blocking flushes; nil where unavailable
-	mu     sync.Mutex
-	corked bool
-	buf    []byte
-	// tryFn is the one non-blocking write attempt, made once so that a
-	// flush allocates nothing; tryN and tryErr are its results (all under
-	// mu).
-	tryFn  func(fd uintptr) bool
-	tryN   int
-	tryErr error
-}
-
-// TryFlush writes what is buffered without ever blocking: it makes
-// non-blocking write attempts and reports done=false when the socket could
-// not take everything; the rest stays buffered (and the conn stays corked,
-// so later writes queue behind it) until Uncork. An error means the
-// connection failed.
-func (c *corkConn) TryFlush() (done bool, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tryFn == nil {
-		c.tryFn = func(fd uintptr) bool {
-			c.tryN, c.tryErr = sockio.TryWriteFD(fd, c.buf)
-			return true // one attempt: never wait for the socket
-		}
-	}
-	for len(c.buf) > 0 {
-		if rerr := c.raw.Write(c.tryFn); rerr != nil {
-			return false, rerr
-		}
-		if c.tryErr != nil {
-			return false, c.tryErr
-		}
-		if c.tryN == 0 {
-			return false, nil // full: the worker finishes the flush
-		}
-		c.buf = c.buf[c.tryN:]
-	}
-	c.buf = c.buf[:0]
-	c.corked = false
-	return true, nil
-}
-
-func (c *corkConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.corked {
-		c.buf = append(c.buf, p...)
-		return len(p), nil
-	}
-	return c.Conn.Write(p)
-}
-
-// Cork starts buffering.
-func (c *corkConn) Cork() {
-	c.mu.Lock()
-	c.corked = true
-	c.mu.Unlock()
-}
-
-// Uncork writes what was buffered and stops buffering.
-func (c *corkConn) Uncork() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.corked = false
-	if len(c.buf) == 0 {
-		return nil
-	}
-	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > 1<<20 {
-		c.buf = nil
-	} else {
-		c.buf = c.buf[:0]
-	}
-	return err
 }

@@ -30,7 +30,7 @@ func Await(timeout time.Duration) pipeline.Transform {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		w := &awaitWatch{}
+		var w awaitWatch
 		if timeout > 0 {
 			d := time.Now().Add(timeout)
 			if c.Deadline.IsZero() || d.Before(c.Deadline) {
@@ -44,7 +44,7 @@ func Await(timeout time.Duration) pipeline.Transform {
 			w.stop = context.AfterFunc(ctx, func() { c.Complete(nil, ctx.Err()) })
 		}
 		if w.timer != nil || w.stop != nil {
-			c.AddCleanup(w)
+			c.AddCleanup(&awaitWatch{timer: w.timer, stop: w.stop}) // nothing allocated when there is nothing to watch
 		}
 		return nil
 	}
