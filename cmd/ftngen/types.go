@@ -173,8 +173,13 @@ func (g *ifaceGen) genItems(name string, t *spec.Type) {
 	g.p("")
 	g.p("// The items of %s.", name)
 	g.p("const (")
+	used := map[string]bool{}
 	for _, it := range t.Items {
 		lit, suffix := itemLiteral(it)
+		for used[suffix] {
+			suffix += "_"
+		}
+		used[suffix] = true
 		g.p("%s%s %s = %s", item, suffix, item, lit)
 	}
 	g.p(")")
