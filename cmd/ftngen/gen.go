@@ -237,7 +237,7 @@ func (g *ifaceGen) genErrors() {
 }
 
 func (g *ifaceGen) errConst(e pipeline.ErrorName) string { return g.name + exported(string(e)) }
-func (g *ifaceGen) errVar(e pipeline.ErrorName) string  { return "Err" + g.errConst(e) }
+func (g *ifaceGen) errVar(e pipeline.ErrorName) string   { return "Err" + g.errConst(e) }
 
 func (g *ifaceGen) resultName(f *spec.Func) string {
 	return g.name + exported(f.Name()) + "Result"
