@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	ccm "github.com/ftnpipe/ccm"
 	"github.com/ftnpipe/ccm/examples/typedcalc/calcapi"
+	"github.com/ftnpipe/ccm/executor"
 )
 
 // BenchmarkGeneratedVsIface compares one call of add(2, 3) through the
@@ -79,4 +81,58 @@ func BenchmarkGeneratedVsIface(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkGeneratedServer compares the generated registration (spec
+// check, defaults, typed conversion, declared-error mapping) with a
+// hand-written executor.Handler that does none of that, each on its own
+// executor, calls interleaved as above, both through Iface.Call over
+// WebSocket.
+//
+//	go test -run '^$' -bench GeneratedServer -count 6 ./examples/typedcalc/
+func BenchmarkGeneratedServer(b *testing.B) {
+	ctx := context.Background()
+	gen := setup(b, service{})
+	ex := executor.New()
+	b.Cleanup(func() { ex.Close() })
+	err := ex.Register(calcapi.CalcIfaceVer, map[string]executor.Handler{
+		"add": func(_ context.Context, req *executor.Request) (any, error) {
+			a, _ := req.Params["a"].(float64)
+			bb, _ := req.Params["b"].(float64)
+			return map[string]any{"sum": a + bb}, nil
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := ex.Listen("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := ccm.New()
+	b.Cleanup(func() { c.Close() })
+	if err := c.Register(ctx, "hand", calcapi.CalcIfaceVer, s.WSURL()); err != nil {
+		b.Fatal(err)
+	}
+	hand, err := c.Iface("hand")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ifaces := [2]*ccm.Iface{gen, hand}
+	var spent [2]time.Duration
+	n := 0
+	for b.Loop() {
+		for k := range 2 {
+			i := (n + k) % 2
+			start := time.Now()
+			if _, err := ifaces[i].Call(ctx, "add", map[string]any{"a": 2, "b": 3}); err != nil {
+				b.Fatal(err)
+			}
+			spent[i] += time.Since(start)
+		}
+		n++
+	}
+	b.ReportMetric(float64(spent[0].Nanoseconds())/float64(n), "generated-ns/call")
+	b.ReportMetric(float64(spent[1].Nanoseconds())/float64(n), "handwritten-ns/call")
+	b.ReportMetric(float64(spent[0])/float64(spent[1]), "generated/handwritten")
 }
