@@ -548,7 +548,7 @@ func (g *ifaceGen) genHandler(f *spec.Func) {
 			g.p("if v := p[%q]; v != nil {", pr.Name)
 			g.p("x, err := %sArg[%s](v)", lname, pr.base.expr)
 			g.p("if err != nil {")
-			g.p("return nil, %sBadParam(%s, %q, err)", lname, fv, pr.Name)
+			g.p("return nil, %sBadParam(%sIfaceVer, %s, %q, err)", lname, g.name, fv, pr.Name)
 			g.p("}")
 			g.p("%s = &x", a)
 			g.p("}")
@@ -556,7 +556,7 @@ func (g *ifaceGen) genHandler(f *spec.Func) {
 		}
 		g.p("%s, err := %sArg[%s](p[%q])", a, lname, pr.base.expr, pr.Name)
 		g.p("if err != nil {")
-		g.p("return nil, %sBadParam(%s, %q, err)", lname, fv, pr.Name)
+		g.p("return nil, %sBadParam(%sIfaceVer, %s, %q, err)", lname, g.name, fv, pr.Name)
 		g.p("}")
 	}
 	call := fmt.Sprintf("srv.%s(%s)", exported(f.Name()), strings.Join(append([]string{"ctx"}, args...), ", "))
@@ -604,8 +604,8 @@ func (g *ifaceGen) genServerHelpers() {
 	g.p("")
 	g.p("// %sBadParam reports a parameter the spec accepted but its Go type", lname)
 	g.p("// cannot hold.")
-	g.p("func %sBadParam(f *spec.Func, name string, err error) error {", lname)
-	g.p("return ccm.NewError(ccm.InvalidRequest, \"Type mismatch for parameter: \"+f.Name()+\"(\"+name+\"): \"+err.Error())")
+	g.p("func %sBadParam(ifacever string, f *spec.Func, name string, err error) error {", lname)
+	g.p("return ccm.NewError(ccm.InvalidRequest, \"Type mismatch for parameter: \"+ifacever+\":\"+f.Name()+\"(\"+name+\"): \"+err.Error())")
 	g.p("}")
 	g.p("")
 	g.p("// %sServerError keeps a declared or standard error and turns any", lname)

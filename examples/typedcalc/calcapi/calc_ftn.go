@@ -242,11 +242,11 @@ func RegisterCalcServer(ex *executor.Executor, srv CalcServer) error {
 		}
 		a0, err := calcArg[float64](p["a"])
 		if err != nil {
-			return nil, calcBadParam(fDiv, "a", err)
+			return nil, calcBadParam(CalcIfaceVer, fDiv, "a", err)
 		}
 		a1, err := calcArg[float64](p["b"])
 		if err != nil {
-			return nil, calcBadParam(fDiv, "b", err)
+			return nil, calcBadParam(CalcIfaceVer, fDiv, "b", err)
 		}
 		r, err := srv.Div(ctx, a0, a1)
 		if err != nil {
@@ -265,11 +265,11 @@ func RegisterCalcServer(ex *executor.Executor, srv CalcServer) error {
 		}
 		a0, err := calcArg[CalcExprs](p["exprs"])
 		if err != nil {
-			return nil, calcBadParam(fEval, "exprs", err)
+			return nil, calcBadParam(CalcIfaceVer, fEval, "exprs", err)
 		}
 		a1, err := calcArg[int](p["digits"])
 		if err != nil {
-			return nil, calcBadParam(fEval, "digits", err)
+			return nil, calcBadParam(CalcIfaceVer, fEval, "digits", err)
 		}
 		r, err := srv.Eval(ctx, a0, a1)
 		if err != nil {
@@ -288,7 +288,7 @@ func RegisterCalcServer(ex *executor.Executor, srv CalcServer) error {
 		}
 		a0, err := calcArg[CalcLabel](p["l"])
 		if err != nil {
-			return nil, calcBadParam(fLabel, "l", err)
+			return nil, calcBadParam(CalcIfaceVer, fLabel, "l", err)
 		}
 		r, err := srv.Label(ctx, a0)
 		if err != nil {
@@ -321,11 +321,11 @@ func RegisterCalcServer(ex *executor.Executor, srv CalcServer) error {
 		}
 		a0, err := calcArg[int](p["a"])
 		if err != nil {
-			return nil, calcBadParam(fAdd, "a", err)
+			return nil, calcBadParam(CalcIfaceVer, fAdd, "a", err)
 		}
 		a1, err := calcArg[int](p["b"])
 		if err != nil {
-			return nil, calcBadParam(fAdd, "b", err)
+			return nil, calcBadParam(CalcIfaceVer, fAdd, "b", err)
 		}
 		r, err := srv.Add(ctx, a0, a1)
 		if err != nil {
@@ -361,8 +361,8 @@ func calcArg[T any](v any) (T, error) {
 
 // calcBadParam reports a parameter the spec accepted but its Go type
 // cannot hold.
-func calcBadParam(f *spec.Func, name string, err error) error {
-	return ccm.NewError(ccm.InvalidRequest, "Type mismatch for parameter: "+f.Name()+"("+name+"): "+err.Error())
+func calcBadParam(ifacever string, f *spec.Func, name string, err error) error {
+	return ccm.NewError(ccm.InvalidRequest, "Type mismatch for parameter: "+ifacever+":"+f.Name()+"("+name+"): "+err.Error())
 }
 
 // calcServerError keeps a declared or standard error and turns any
