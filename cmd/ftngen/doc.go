@@ -54,7 +54,11 @@
 // with the interface's Go name, so several interfaces (or a base and the
 // interface inheriting from it) can share a package. Parameters that are Go
 // keywords or clash with the generated code's locals get a trailing "_".
-// Enum items that export to the same name do too.
+// Enum items that export to the same name do too. Where two top-level names
+// would clash, the later one gets a suffix, in this order of precedence:
+// the fixed names (CalcIfaceVer, CalcClient, CalcServer, ...), results,
+// errors (suffix "Error"), types (suffix "Type": a custom type "Client"
+// becomes CalcClientType).
 //
 // # Type mapping
 //

@@ -52,8 +52,9 @@ func generate(cfg config) ([]byte, error) {
 	imports := map[string]bool{}
 	used := map[string]string{}
 	helpers := ""
+	taken := map[string]bool{}
 	for _, ifc := range cfg.ifaces {
-		g := &ifaceGen{cfg: &cfg, iface: ifc, w: body, imports: imports, helpers: helpers}
+		g := &ifaceGen{cfg: &cfg, iface: ifc, w: body, imports: imports, helpers: helpers, taken: taken}
 		g.name = cfg.names[ifc.IfaceVer()]
 		if g.name == "" {
 			g.name = defaultName(ifc.Name())
@@ -117,6 +118,63 @@ type ifaceGen struct {
 	// helpers prefixes the names of the server helpers, written once per
 	// file: the unexported Go name of the file's first interface.
 	helpers string
+	// taken holds the top-level names declared in the file so far;
+	// types, errors and results map to their unique Go names.
+	taken   map[string]bool
+	types   map[string]string
+	errs    map[pipeline.ErrorName]string
+	results map[string]string
+}
+
+// unique returns name, or name+suffix (then more "_") when that is taken,
+// and marks the result taken.
+func (g *ifaceGen) unique(name, suffix string) string {
+	if g.taken[name] {
+		name += suffix
+	}
+	for g.taken[name] {
+		name += "_"
+	}
+	g.taken[name] = true
+	return name
+}
+
+// assignNames fixes the Go name of everything the interface declares
+// before any is written: the fixed API names first, then results, errors
+// and types, each given a suffix if an earlier one holds its name (a type
+// called "Client" becomes CalcClientType).
+func (g *ifaceGen) assignNames() error {
+	lname := unexported(g.name)
+	for _, n := range []string{g.name + "IfaceVer", g.name + "Client", "New" + g.name + "Client",
+		g.name + "Server", "Register" + g.name + "Server", lname + "Defs", lname + "Spec"} {
+		if g.taken[n] {
+			return fmt.Errorf("%s: the Go name %s is already declared in this file; set another with -name", g.iface.IfaceVer(), n)
+		}
+		g.taken[n] = true
+	}
+	g.results = map[string]string{}
+	g.errs = map[pipeline.ErrorName]string{}
+	for _, f := range g.iface.Funcs() {
+		if !skipped(f) && len(f.ResultVars()) > 0 {
+			g.results[f.Name()] = g.unique(g.name+exported(f.Name())+"Result", "_")
+		}
+		for _, e := range f.Throws() {
+			if _, ok := g.errs[e]; !ok && !isStandard(e) {
+				c := g.unique(g.name+exported(string(e)), "Error")
+				g.errs[e] = c
+				g.taken["Err"+c] = true
+			}
+		}
+	}
+	g.types = map[string]string{}
+	for _, t := range g.iface.Types() {
+		g.types[t.Name] = g.unique(g.name+exported(t.Name), "Type")
+	}
+	return nil
+}
+
+func isStandard(e pipeline.ErrorName) bool {
+	return spec.IsStandardError(e) || slices.Contains(pipeline.StandardNames, e)
 }
 
 func (g *ifaceGen) p(format string, args ...any) {
@@ -164,6 +222,9 @@ func (g *ifaceGen) fieldDoc(desc string, typ []string, optional bool) {
 
 func (g *ifaceGen) gen() error {
 	ifc := g.iface
+	if err := g.assignNames(); err != nil {
+		return err
+	}
 	g.imports["github.com/ftnpipe/ccm"] = true
 	g.doc(g.name+"IfaceVer", ifc.Desc(), "is the interface the "+g.name+" code was generated from.")
 	g.p("const %sIfaceVer = %q", g.name, ifc.IfaceVer())
@@ -205,7 +266,7 @@ func (g *ifaceGen) genErrors() {
 	where := map[pipeline.ErrorName][]string{}
 	for _, f := range g.iface.Funcs() {
 		for _, e := range f.Throws() {
-			if spec.IsStandardError(e) || slices.Contains(pipeline.StandardNames, e) {
+			if isStandard(e) {
 				continue
 			}
 			if where[e] == nil {
@@ -236,12 +297,10 @@ func (g *ifaceGen) genErrors() {
 	g.p("")
 }
 
-func (g *ifaceGen) errConst(e pipeline.ErrorName) string { return g.name + exported(string(e)) }
+func (g *ifaceGen) errConst(e pipeline.ErrorName) string { return g.errs[e] }
 func (g *ifaceGen) errVar(e pipeline.ErrorName) string   { return "Err" + g.errConst(e) }
 
-func (g *ifaceGen) resultName(f *spec.Func) string {
-	return g.name + exported(f.Name()) + "Result"
-}
+func (g *ifaceGen) resultName(f *spec.Func) string { return g.results[f.Name()] }
 
 func (g *ifaceGen) genResult(f *spec.Func) {
 	name := g.resultName(f)

@@ -56,7 +56,7 @@ func (g *ifaceGen) typeOf(names []string) goType {
 	}
 }
 
-func (g *ifaceGen) typeName(n string) string { return g.name + exported(n) }
+func (g *ifaceGen) typeName(n string) string { return g.types[n] }
 
 func (g *ifaceGen) customNilable(t *spec.Type) bool {
 	switch t.Kind {
@@ -151,7 +151,7 @@ func (g *ifaceGen) elem(names []string) string {
 func (g *ifaceGen) genItems(name string, t *spec.Type) {
 	item := name
 	if t.Kind == "set" {
-		item = name + "Item"
+		item = g.unique(name+"Item", "_")
 	}
 	kind := itemKind(t.Items)
 	if kind == "" {
@@ -176,10 +176,11 @@ func (g *ifaceGen) genItems(name string, t *spec.Type) {
 	used := map[string]bool{}
 	for _, it := range t.Items {
 		lit, suffix := itemLiteral(it)
-		for used[suffix] {
+		for used[suffix] || g.taken[item+suffix] {
 			suffix += "_"
 		}
 		used[suffix] = true
+		g.taken[item+suffix] = true
 		g.p("%s%s %s = %s", item, suffix, item, lit)
 	}
 	g.p(")")
