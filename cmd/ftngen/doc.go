@@ -39,6 +39,8 @@
 //     function, ctx first, then the parameters in definition order, returning
 //     the result struct, the result type or nothing, and an error. It uses
 //     Iface.CallInto, which decodes the result straight into the Go value.
+//     Its Iface method returns the ccm.Iface (left out when the interface
+//     has a function called "iface", whose method takes the name).
 //   - CalcServer, the interface a service implements (the same methods), and
 //     RegisterCalcServer(ex, srv), which registers one executor.Handler per
 //     function. Each handler applies the defaults, checks the request against

@@ -464,9 +464,11 @@ func (g *ifaceGen) genClient() {
 	g.p("// registered for %s (or a compatible version).", g.iface.IfaceVer())
 	g.p("func New%s(iface *ccm.Iface) *%s { return &%s{iface: iface} }", name, name, name)
 	g.p("")
-	g.p("// Iface returns the interface the client calls through.")
-	g.p("func (c *%s) Iface() *ccm.Iface { return c.iface }", name)
-	g.p("")
+	if _, err := g.iface.Func("iface"); err != nil { // a function iface() takes the name
+		g.p("// Iface returns the interface the client calls through.")
+		g.p("func (c *%s) Iface() *ccm.Iface { return c.iface }", name)
+		g.p("")
+	}
 	for _, f := range g.iface.Funcs() {
 		if skipped(f) {
 			g.p("%s", skipNote(f))
