@@ -352,10 +352,20 @@ func (pr param) serverType() goType {
 	return pr.typ
 }
 
-// reservedLocals are the names the generated method bodies use.
-var reservedLocals = map[string]bool{
-	"ctx": true, "c": true, "r": true, "err": true, "p": true, "srv": true,
-}
+// reservedLocals are the names the generated method bodies use: their
+// own locals, the packages, and Go's predeclared identifiers (a parameter
+// called "string" would hide the type in map[string]any).
+var reservedLocals = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(`ctx c r err p srv ccm context
+		any bool byte comparable complex64 complex128 error float32 float64
+		int int8 int16 int32 int64 rune string uint uint8 uint16 uint32 uint64 uintptr
+		true false iota nil
+		append cap clear close complex copy delete imag len make max min new panic print println real recover`) {
+		m[n] = true
+	}
+	return m
+}()
 
 func (g *ifaceGen) params(f *spec.Func) []param {
 	var out []param
