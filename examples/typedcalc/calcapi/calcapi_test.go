@@ -1,0 +1,76 @@
+package calcapi
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/matryer/is"
+
+	"github.com/ftnpipe/ccm"
+	"github.com/ftnpipe/ccm/executor"
+)
+
+// TestEmbeddedSpec checks that the definitions embedded in the generated
+// file load in the Executor role, inherited functions included.
+func TestEmbeddedSpec(t *testing.T) {
+	is := is.New(t)
+	si, err := calcSpec()
+	is.NoErr(err)
+	is.Equal(si.IfaceVer(), CalcIfaceVer)
+	is.Equal(si.Inherits(), []string{"example.calcbase:1.0"})
+	for _, fn := range []string{"add", "div", "eval", "label", "reset"} {
+		_, err := si.Func(fn)
+		is.NoErr(err) // function in the embedded spec
+	}
+}
+
+type nopServer struct{}
+
+func (nopServer) Div(context.Context, float64, float64) (CalcDivResult, error) {
+	return CalcDivResult{}, nil
+}
+func (nopServer) Eval(context.Context, CalcExprs, int) (CalcEvalResult, error) {
+	return CalcEvalResult{}, nil
+}
+func (nopServer) Label(context.Context, CalcLabel) (string, error)     { return "", nil }
+func (nopServer) Reset(context.Context) error                          { return nil }
+func (nopServer) Add(context.Context, int, int) (CalcAddResult, error) { return CalcAddResult{}, nil }
+
+func TestRegisterTwiceFails(t *testing.T) {
+	is := is.New(t)
+	ex := executor.New()
+	defer ex.Close()
+	is.NoErr(RegisterCalcServer(ex, nopServer{}))
+	is.True(RegisterCalcServer(ex, nopServer{}) != nil) // the executor refuses a second implementation
+}
+
+// TestArg covers the conversions of checked parameter values, including
+// the failure the spec check normally prevents.
+func TestArg(t *testing.T) {
+	is := is.New(t)
+	n, err := calcArg[int](float64(7))
+	is.NoErr(err)
+	is.Equal(n, 7)
+	f, err := calcArg[float64](float64(1.5))
+	is.NoErr(err)
+	is.Equal(f, 1.5)
+	z, err := calcArg[int](nil)
+	is.NoErr(err)
+	is.Equal(z, 0)
+	e, err := calcArg[CalcExprs]([]any{map[string]any{"op": "mul", "a": 2.0, "b": 3.0, "label": "x"}})
+	is.NoErr(err)
+	is.Equal(len(e), 1)
+	is.Equal(e[0].Op, CalcOpMul)
+	is.Equal(*e[0].Label, "x")
+	_, err = calcArg[int](1.5)
+	is.True(err != nil) // a fraction does not fit int
+
+	fn, err := calcSpec()
+	is.NoErr(err)
+	add, err := fn.Func("add")
+	is.NoErr(err)
+	bad := calcBadParam(CalcIfaceVer, add, "a", errors.New("does not fit"))
+	is.Equal(ccm.NameOf(bad), ccm.InvalidRequest)
+	is.Equal(bad.Error(), "InvalidRequest: Type mismatch for parameter: example.typedcalc:1.1:add(a): does not fit")
+}
