@@ -102,6 +102,13 @@ type Stats struct {
 	// BadFrames counts TCP and UNIX stream frames whose declared length
 	// was 0 or over the message limit; each closed its connection.
 	BadFrames uint64
+	// Detached counts requests on multiplexed connections (WebSocket,
+	// TCP, UNIX) whose handler ran past the inline grace period, so that
+	// another goroutine took over reading the connection.
+	Detached uint64
+	// Spawned counts requests started on a goroutine of their own because
+	// a request just before them on the same connection was slow.
+	Spawned uint64
 }
 
 // Executor hosts Go functions under "iface:version:func" and serves them
@@ -129,6 +136,8 @@ type Executor struct {
 
 	droppedResponses atomic.Uint64
 	badFrames        atomic.Uint64
+	detached         atomic.Uint64
+	spawned          atomic.Uint64
 }
 
 // New returns an Executor with no interfaces registered.
@@ -148,7 +157,12 @@ func New(opts ...Option) *Executor {
 
 // Stats returns a snapshot of the Executor's counters.
 func (e *Executor) Stats() Stats {
-	return Stats{DroppedResponses: e.droppedResponses.Load(), BadFrames: e.badFrames.Load()}
+	return Stats{
+		DroppedResponses: e.droppedResponses.Load(),
+		BadFrames:        e.badFrames.Load(),
+		Detached:         e.detached.Load(),
+		Spawned:          e.spawned.Load(),
+	}
 }
 
 // Close stops the Executor: it closes every [Server] and [StreamServer]

@@ -29,6 +29,18 @@ const (
 	// calls for much longer than this (at most twice as long: the timer
 	// stays armed across quick requests, see readLoop).
 	wsInlineGrace = time.Millisecond
+	// slowRun is how many requests after a slow one (a handler detached
+	// after wsInlineGrace) are started on goroutines of their own instead
+	// of inline; each quick one among them counts down, each slow one
+	// starts the count again. A service whose handlers wait (on a
+	// database, another service) then costs a goroutine per request and
+	// no grace period each, instead of holding the connection's reading
+	// for one grace period per request.
+	slowRun = 64
+	// maxSpawned bounds the requests of one connection running on their
+	// own goroutines at once; the reader waits for one to end (and the
+	// peer's writes wait on the socket) beyond it.
+	maxSpawned = 1 << 14
 )
 
 // muxConn is one accepted multiplexed connection: a WebSocket, or a TCP
@@ -46,8 +58,11 @@ const (
 // early for the current one, re-arms itself for the rest, so a steady
 // stream of quick calls costs about one timer operation per grace period
 // rather than per call (adding a timer wakes the runtime's poller, which
-// cost more than the rest of a quick request). Calls of one connection thus still
-// run concurrently and are answered in completion order.
+// cost more than the rest of a quick request). After a detach the
+// connection serves the next requests on goroutines of their own (slowRun)
+// until they turn out quick again, so handlers that wait cost a goroutine
+// each rather than a grace period each. Calls of one connection thus
+// still run concurrently and are answered in completion order.
 //
 // Responses are written by the goroutine that made them, through
 // coder/websocket into the batchConn, which never waits on the socket:
@@ -68,6 +83,8 @@ type muxConn struct {
 	grace    *time.Timer    // fires detach
 	armed    atomic.Bool    // grace is pending
 	since    atomic.Int64   // when the inline request started, in monotonic ns
+	slow     atomic.Int32   // requests still to start on their own goroutine (slowRun)
+	spawned  chan struct{}  // one token per request running on its own goroutine
 
 	mu    sync.Mutex
 	ended bool // the reader has seen the connection end: no new readers
@@ -104,7 +121,7 @@ type muxLink interface {
 
 func newMuxConn(s *scope, l muxLink, batch *batchConn) *muxConn {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &muxConn{e: s.e, link: l, ctx: ctx, cancel: cancel, batch: batch}
+	return &muxConn{e: s.e, link: l, ctx: ctx, cancel: cancel, batch: batch, spawned: make(chan struct{}, maxSpawned)}
 }
 
 // wsLink is the muxLink of a WebSocket: one FutoIn message per WebSocket
@@ -146,6 +163,10 @@ func (c *muxConn) readLoop() {
 			c.cancel() // handlers still running see the connection gone
 			return
 		}
+		if c.slow.Load() > 0 {
+			c.spawn(b)
+			continue
+		}
 		tok := c.seq.Add(1)
 		c.since.Store(monoNow())
 		c.inline.Store(tok)
@@ -157,6 +178,26 @@ func (c *muxConn) readLoop() {
 			return // detached: another goroutine is the reader now
 		}
 	}
+}
+
+// spawn serves one request on a goroutine of its own, after a slow one.
+// The reader (counted in c.handlers) counts it first; it waits while
+// maxSpawned requests run.
+func (c *muxConn) spawn(b *[]byte) {
+	c.spawned <- struct{}{}
+	c.e.spawned.Add(1)
+	c.handlers.Add(1)
+	go func() {
+		defer c.handlers.Done()
+		start := monoNow()
+		c.handle(b)
+		<-c.spawned
+		if time.Duration(monoNow()-start) >= wsInlineGrace {
+			c.slow.Store(slowRun)
+		} else if c.slow.Add(-1) < 0 {
+			c.slow.Store(0)
+		}
+	}()
 }
 
 // detach runs when a request has been served inline for wsInlineGrace:
@@ -188,6 +229,8 @@ func (c *muxConn) detach() {
 		c.handlers.Done() // the request finished first
 		return
 	}
+	c.e.detached.Add(1)
+	c.slow.Store(slowRun)
 	c.readLoop()
 }
 

@@ -3,6 +3,7 @@ package executor_test
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,4 +140,47 @@ func TestWSInlineHandoff(t *testing.T) {
 			t.Fatalf("%s answered %d times", rid, k)
 		}
 	}
+}
+
+// TestWSSlowHandlersSpawn: after one handler outgrows the inline grace
+// period, the connection starts the next requests on goroutines of their
+// own instead of handing reading over once per request. n requests that
+// all wait for each other complete, and reading was handed over a few
+// times at most, not once per request.
+func TestWSSlowHandlersSpawn(t *testing.T) {
+	is := is.New(t)
+	const n = 200
+	var arrived atomic.Int64
+	all := make(chan struct{})
+	ex := executor.New()
+	is.NoErr(ex.Register("test.wait:1.0", map[string]executor.Handler{
+		"wait": func(ctx context.Context, req *executor.Request) (any, error) {
+			if arrived.Add(1) == n {
+				close(all)
+			}
+			select {
+			case <-all:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return req.Rid, nil
+		},
+	}))
+	srv := listen(t, ex)
+	c := dial(t, srv.WSURL())
+	for i := range n {
+		send(t, c, `{"f":"test.wait:1.0:wait","p":{},"rid":"C`+strconv.Itoa(i)+`"}`)
+	}
+	seen := map[string]bool{}
+	for range n {
+		m, _ := recv(t, c)
+		rid := m["rid"].(string)
+		is.Equal(m["r"], rid) // answered with its own result
+		seen[rid] = true
+	}
+	is.Equal(len(seen), n)
+	st := ex.Stats()
+	t.Logf("detached %d, spawned %d", st.Detached, st.Spawned)
+	is.True(st.Detached < n/10)       // not one hand-over per waiting request
+	is.True(st.Spawned > uint64(n/2)) // they ran on goroutines of their own
 }
