@@ -19,8 +19,24 @@ import (
 // Waiting costs no goroutine: the call's completion resumes the program.
 // CallSteps must be called where Add may be (set-up or inside a step).
 func (i *Iface) CallSteps(as *AsyncSteps, fn string, params map[string]any) {
+	i.callSteps(as, fn, params, nil)
+}
+
+// CallStepsInto is CallSteps that decodes the result as [Iface.CallInto]
+// does, into a new value that newOut returns (a non-nil pointer, made
+// afresh for every execution of the step), and passes that pointer to the
+// next step. Generated typed clients (cmd/ftngen) use it.
+func (i *Iface) CallStepsInto(as *AsyncSteps, fn string, params map[string]any, newOut func() any) {
+	i.callSteps(as, fn, params, newOut)
+}
+
+func (i *Iface) callSteps(as *AsyncSteps, fn string, params map[string]any, newOut func() any) {
 	as.Add(func(as *AsyncSteps, _ ...any) {
-		c := i.Go(as.Context(), fn, params, nil)
+		var out any
+		if newOut != nil {
+			out = newOut()
+		}
+		c := i.Go(as.Context(), fn, params, out)
 		w := &stepCall{ext: as.WaitExternal()}
 		as.SetCancel(func(*AsyncSteps) {
 			c.Complete(nil, pipeline.AsError(context.Canceled, pipeline.Timeout))

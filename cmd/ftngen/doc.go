@@ -40,7 +40,11 @@
 //     the result struct, the result type or nothing, and an error. It uses
 //     Iface.CallInto, which decodes the result straight into the Go value.
 //     Its Iface method returns the ccm.Iface (left out when the interface
-//     has a function called "iface", whose method takes the name).
+//     has a function called "iface", whose method takes the name). Each
+//     method F also has an AsyncSteps form, FSteps(as, params...), which adds
+//     a step making the call (Iface.CallStepsInto); the next step receives a
+//     pointer to the typed result (left out when another function's method
+//     is named FSteps).
 //   - CalcServer, the interface a service implements (the same methods), and
 //     RegisterCalcServer(ex, srv), which registers one executor.Handler per
 //     function. Each handler applies the defaults, checks the request against

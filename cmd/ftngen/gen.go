@@ -486,31 +486,30 @@ func (g *ifaceGen) genClient() {
 			continue
 		}
 		g.genClientMethod(name, f)
+		if steps := exported(f.Name()) + "Steps"; g.funcNamed(steps) {
+			g.p("// %s: no AsyncSteps form, a function takes its name.", steps)
+			g.p("")
+		} else {
+			g.genClientStepsMethod(name, f)
+		}
 	}
+}
+
+// funcNamed reports whether a function of the interface has the exported
+// Go name name.
+func (g *ifaceGen) funcNamed(name string) bool {
+	for _, f := range g.iface.Funcs() {
+		if exported(f.Name()) == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *ifaceGen) genClientMethod(client string, f *spec.Func) {
 	g.funcDoc(f, "calls "+f.Name()+".", false)
 	g.p("func (c *%s) %s {", client, g.signature(f, false))
-	ps := g.params(f)
-	pv := "nil"
-	if len(ps) > 0 {
-		pv = "p"
-		g.p("p := make(map[string]any, %d)", len(ps))
-		for _, pr := range ps {
-			if pr.HasDefault {
-				deref := ""
-				if !pr.base.nilable {
-					deref = "*"
-				}
-				g.p("if %s != nil {", pr.local)
-				g.p("p[%q] = %s%s", pr.Name, deref, pr.local)
-				g.p("}")
-			} else {
-				g.p("p[%q] = %s", pr.Name, pr.local)
-			}
-		}
-	}
+	pv := g.paramMap(f)
 	if rt := g.resultType(f); rt != "" {
 		g.p("var r %s", rt)
 		g.p("err := c.iface.CallInto(ctx, %q, %s, &r)", f.Name(), pv)
@@ -518,6 +517,59 @@ func (g *ifaceGen) genClientMethod(client string, f *spec.Func) {
 	} else {
 		g.p("_, err := c.iface.Call(ctx, %q, %s)", f.Name(), pv)
 		g.p("return err")
+	}
+	g.p("}")
+	g.p("")
+}
+
+// paramMap writes the building of the params map from the method's
+// parameters and returns the expression to pass ("p", or "nil").
+func (g *ifaceGen) paramMap(f *spec.Func) string {
+	ps := g.params(f)
+	if len(ps) == 0 {
+		return "nil"
+	}
+	g.p("p := make(map[string]any, %d)", len(ps))
+	for _, pr := range ps {
+		if pr.HasDefault {
+			deref := ""
+			if !pr.base.nilable {
+				deref = "*"
+			}
+			g.p("if %s != nil {", pr.local)
+			g.p("p[%q] = %s%s", pr.Name, deref, pr.local)
+			g.p("}")
+		} else {
+			g.p("p[%q] = %s", pr.Name, pr.local)
+		}
+	}
+	return "p"
+}
+
+// genClientStepsMethod writes FSteps, the AsyncSteps form of method F
+// (issue: CallSteps on generated clients): it adds a step that makes the
+// call, and the next step receives a pointer to the typed result.
+func (g *ifaceGen) genClientStepsMethod(client string, f *spec.Func) {
+	name := exported(f.Name()) + "Steps"
+	rt := g.resultType(f)
+	g.p("// %s adds to as a step that calls %s, as [ccm.Iface.CallSteps] does.", name, f.Name())
+	if rt != "" {
+		g.p("// The next step receives the result as its only argument, a *%s.", rt)
+	} else {
+		g.p("// The next step receives the (empty) decoded result.")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s(as *ccm.AsyncSteps", name)
+	for _, pr := range g.params(f) {
+		fmt.Fprintf(&b, ", %s %s", pr.local, pr.typ.expr)
+	}
+	b.WriteString(")")
+	g.p("func (c *%s) %s {", client, b.String())
+	pv := g.paramMap(f)
+	if rt != "" {
+		g.p("c.iface.CallStepsInto(as, %q, %s, func() any { return new(%s) })", f.Name(), pv, rt)
+	} else {
+		g.p("c.iface.CallSteps(as, %q, %s)", f.Name(), pv)
 	}
 	g.p("}")
 	g.p("")

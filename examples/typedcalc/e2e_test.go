@@ -198,3 +198,32 @@ func TestUndeclaredErrorBecomesInternal(t *testing.T) {
 		})
 	}
 }
+
+// TestGeneratedSteps: the AsyncSteps form of the generated client passes
+// the typed result to the next step, and a declared error reaches the
+// step's error handler with its typed name.
+func TestGeneratedSteps(t *testing.T) {
+	is := is.New(t)
+	calc := calcapi.NewCalcClient(setup(t, &recorder{}))
+	var got float64
+	as := ccm.NewSteps()
+	calc.DivSteps(as, 7, 2)
+	as.Add(func(as *ccm.AsyncSteps, args ...any) {
+		got = args[0].(*calcapi.CalcDivResult).Q
+	}, nil)
+	_, err := as.Run(context.Background())
+	is.NoErr(err)
+	is.Equal(got, 3.5) // the typed result reached the next step
+
+	var handled ccm.ErrorName
+	as = ccm.NewSteps()
+	as.Add(func(as *ccm.AsyncSteps, _ ...any) {
+		calc.DivSteps(as, 1, 0)
+	}, func(as *ccm.AsyncSteps, err *ccm.Error) {
+		handled = err.Name
+		as.Success()
+	})
+	_, err = as.Run(context.Background())
+	is.NoErr(err)                                // the handler recovered
+	is.Equal(handled, calcapi.CalcDivisionByZero) // the declared error, by its constant
+}

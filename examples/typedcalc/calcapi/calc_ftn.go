@@ -113,6 +113,15 @@ func (c *CalcClient) Div(ctx context.Context, a float64, b float64) (CalcDivResu
 	return r, err
 }
 
+// DivSteps adds to as a step that calls div, as [ccm.Iface.CallSteps] does.
+// The next step receives the result as its only argument, a *CalcDivResult.
+func (c *CalcClient) DivSteps(as *ccm.AsyncSteps, a float64, b float64) {
+	p := make(map[string]any, 2)
+	p["a"] = a
+	p["b"] = b
+	c.iface.CallStepsInto(as, "div", p, func() any { return new(CalcDivResult) })
+}
+
 // Eval calls eval.
 //
 // Evaluates expressions in order, rounding each result.
@@ -131,6 +140,17 @@ func (c *CalcClient) Eval(ctx context.Context, exprs CalcExprs, digits *int) (Ca
 	return r, err
 }
 
+// EvalSteps adds to as a step that calls eval, as [ccm.Iface.CallSteps] does.
+// The next step receives the result as its only argument, a *CalcEvalResult.
+func (c *CalcClient) EvalSteps(as *ccm.AsyncSteps, exprs CalcExprs, digits *int) {
+	p := make(map[string]any, 2)
+	p["exprs"] = exprs
+	if digits != nil {
+		p["digits"] = *digits
+	}
+	c.iface.CallStepsInto(as, "eval", p, func() any { return new(CalcEvalResult) })
+}
+
 // Label calls label.
 //
 // Checks a label and returns it in upper case.
@@ -142,12 +162,26 @@ func (c *CalcClient) Label(ctx context.Context, l CalcLabel) (string, error) {
 	return r, err
 }
 
+// LabelSteps adds to as a step that calls label, as [ccm.Iface.CallSteps] does.
+// The next step receives the result as its only argument, a *string.
+func (c *CalcClient) LabelSteps(as *ccm.AsyncSteps, l CalcLabel) {
+	p := make(map[string]any, 1)
+	p["l"] = l
+	c.iface.CallStepsInto(as, "label", p, func() any { return new(string) })
+}
+
 // Reset calls reset.
 //
 // Forgets nothing; it exists to show a function without a result.
 func (c *CalcClient) Reset(ctx context.Context) error {
 	_, err := c.iface.Call(ctx, "reset", nil)
 	return err
+}
+
+// ResetSteps adds to as a step that calls reset, as [ccm.Iface.CallSteps] does.
+// The next step receives the (empty) decoded result.
+func (c *CalcClient) ResetSteps(as *ccm.AsyncSteps) {
+	c.iface.CallSteps(as, "reset", nil)
 }
 
 // Add calls add.
@@ -163,6 +197,15 @@ func (c *CalcClient) Add(ctx context.Context, a int, b int) (CalcAddResult, erro
 	var r CalcAddResult
 	err := c.iface.CallInto(ctx, "add", p, &r)
 	return r, err
+}
+
+// AddSteps adds to as a step that calls add, as [ccm.Iface.CallSteps] does.
+// The next step receives the result as its only argument, a *CalcAddResult.
+func (c *CalcClient) AddSteps(as *ccm.AsyncSteps, a int, b int) {
+	p := make(map[string]any, 2)
+	p["a"] = a
+	p["b"] = b
+	c.iface.CallStepsInto(as, "add", p, func() any { return new(CalcAddResult) })
 }
 
 // CalcServer is what a service implements to serve example.typedcalc:1.1: one method per
