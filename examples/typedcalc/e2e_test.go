@@ -224,6 +224,6 @@ func TestGeneratedSteps(t *testing.T) {
 		as.Success()
 	})
 	_, err = as.Run(context.Background())
-	is.NoErr(err)                                // the handler recovered
+	is.NoErr(err)                                 // the handler recovered
 	is.Equal(handled, calcapi.CalcDivisionByZero) // the declared error, by its constant
 }
