@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // StreamServer is an Executor listening on a TCP or UNIX stream socket,
@@ -30,6 +32,7 @@ type StreamServer struct {
 	network string // "tcp" or "unix"
 	sc      *scope
 	done    chan struct{} // closed when the accept loop returned
+	closing chan struct{} // closed when Close starts: ends a backoff wait
 
 	closeOnce sync.Once
 	closeErr  error
@@ -63,7 +66,7 @@ func (e *Executor) listenStream(network, addr string) (*StreamServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &StreamServer{e: e, ln: ln, network: network, sc: newScope(e), done: make(chan struct{})}
+	s := &StreamServer{e: e, ln: ln, network: network, sc: newScope(e), done: make(chan struct{}), closing: make(chan struct{})}
 	e.servers[s] = struct{}{}
 	go s.accept()
 	return s, nil
@@ -87,6 +90,7 @@ func (s *StreamServer) URL() string {
 // result.
 func (s *StreamServer) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.closing)
 		s.closeErr = s.ln.Close()
 		if errors.Is(s.closeErr, net.ErrClosed) {
 			s.closeErr = nil
@@ -100,17 +104,31 @@ func (s *StreamServer) Close() error {
 	return s.closeErr
 }
 
+// accept serves connections until the listener is closed. A passing
+// failure (out of file descriptors or buffers, an aborted connection)
+// does not stop it: it waits, 5 ms doubling up to 1 s, and tries again, as
+// net/http's server does; a server that stopped accepting for good while
+// still listening would leave clients connected to nobody.
 func (s *StreamServer) accept() {
 	defer close(s.done)
+	var delay time.Duration
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
+			if !passing(err) {
+				return // closed, or a listener that cannot go on
 			}
-			return // closed, or a listener that cannot go on
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.closing:
+				t.Stop()
+				return
+			}
+			continue
 		}
+		delay = 0
 		if !s.sc.enter() {
 			_ = nc.Close()
 			return
@@ -120,6 +138,19 @@ func (s *StreamServer) accept() {
 			s.sc.serveStream(nc)
 		}()
 	}
+}
+
+// passing reports whether an Accept error is worth waiting out.
+func passing(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Temporary() || errno == syscall.ENOBUFS || errno == syscall.ENOMEM
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // serveStream runs one accepted stream connection until it ends.
