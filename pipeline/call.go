@@ -92,6 +92,36 @@ func (c *Call) Complete(res any, err error) bool {
 	if !c.state.CompareAndSwap(0, 1) {
 		return false
 	}
+	c.finish(res, err)
+	return true
+}
+
+// CompleteWith is Complete for a result that must be written where the
+// caller will read it (the caller's target, Out): it first claims the
+// call, and only when this completion wins does it run fill and complete
+// with what fill returns. A completion that loses (the deadline or a
+// cancel came first) runs nothing, so nothing is written into the
+// caller's memory after the caller has returned. A panicking fill
+// completes the call with InvokerError, then panics on. Other completions
+// meanwhile lose and return at once; waiters wait for fill.
+func (c *Call) CompleteWith(fill func() (any, error)) bool {
+	if !c.state.CompareAndSwap(0, 1) {
+		return false
+	}
+	done := false
+	defer func() {
+		if !done {
+			c.finish(nil, NewError(InvokerError, "panic while completing the call"))
+		}
+	}()
+	res, err := fill()
+	done = true
+	c.finish(res, err)
+	return true
+}
+
+// finish publishes the outcome of a claimed call and runs its cleanups.
+func (c *Call) finish(res any, err error) {
 	if err != nil {
 		c.err = AsError(err, InvokerError)
 	} else {
@@ -106,7 +136,6 @@ func (c *Call) Complete(res any, err error) bool {
 	for i := 0; i < n; i++ {
 		cls[i].Cleanup(c)
 	}
-	return true
 }
 
 // AddCleanup registers cl to run once when the call completes; if the call

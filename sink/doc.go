@@ -54,10 +54,10 @@
 // []any, string, float64, bool, nil; other numbers become float64, other
 // types go through encoding/json), so the handler never shares memory
 // with the caller and parameters that could not be encoded fail with
-// InvokerError, as encoding would; the result is checked the same way but
-// handed over without a copy when it already has those shapes (it belongs
-// to the caller from then on). []byte values pass through (internal
-// channels carry binary data). No message size limit applies: nothing is
+// InvokerError, as encoding would; the result is deep-copied the same way,
+// so a handler returning state it keeps (a cached map) never shares it with
+// callers, as no remote call could. []byte values are carried (copied)
+// natively: internal channels carry binary data. No message size limit applies: nothing is
 // serialised.
 //
 // This package imports pipeline and internal/sockio (the non-blocking

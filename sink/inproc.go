@@ -78,19 +78,21 @@ func (s *InProc) serve(c *pipeline.Call) {
 		return
 	}
 	if c.Out != nil {
-		// A typed target: the result takes the way a remote one would.
-		b, err := json.Marshal(rsp.R)
-		if err == nil {
-			err = json.Unmarshal(b, c.Out)
-		}
-		if err != nil {
-			c.Complete(nil, pipeline.Errorf(pipeline.InvokerError, "cannot decode the result of %s into %T: %v", req.F, c.Out, err))
-			return
-		}
-		c.Complete(c.Out, nil)
+		// A typed target: the result takes the way a remote one would,
+		// and only if this completion wins (see pipeline.Call.CompleteWith).
+		c.CompleteWith(func() (any, error) {
+			b, err := json.Marshal(rsp.R)
+			if err == nil {
+				err = json.Unmarshal(b, c.Out)
+			}
+			if err != nil {
+				return nil, pipeline.Errorf(pipeline.InvokerError, "cannot decode the result of %s into %T: %v", req.F, c.Out, err)
+			}
+			return c.Out, nil
+		})
 		return
 	}
-	res, err := checkValue(rsp.R)
+	res, err := copyValue(rsp.R)
 	if err != nil {
 		// What the executor answers for a result it cannot encode.
 		c.Complete(nil, pipeline.RemoteError(pipeline.InternalError, "result could not be encoded"))
@@ -157,40 +159,6 @@ func leaf(v any) bool {
 		return true
 	case float64:
 		return checkFloat(x) == nil
-	}
-	return false
-}
-
-// checkValue returns v itself when it already has only the shapes of
-// copyValue (a result is the caller's from now on, so it is not copied);
-// otherwise it converts v as copyValue does.
-func checkValue(v any) (any, error) {
-	if plain(v) {
-		return v, nil
-	}
-	return copyValue(v)
-}
-
-func plain(v any) bool {
-	switch x := v.(type) {
-	case nil, string, bool, []byte:
-		return true
-	case float64:
-		return checkFloat(x) == nil
-	case map[string]any:
-		for _, e := range x {
-			if !plain(e) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		for _, e := range x {
-			if !plain(e) {
-				return false
-			}
-		}
-		return true
 	}
 	return false
 }

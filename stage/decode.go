@@ -107,11 +107,14 @@ func (d *Decoder) finish(c *pipeline.Call) {
 		return
 	}
 	if c.Out != nil {
-		if err := d.codec.DecodeValue(rsp.RawR, c.Out); err != nil {
-			c.Complete(nil, pipeline.Errorf(pipeline.InvokerError, "cannot decode the result of %s into %T: %v", c.Req.F, c.Out, err))
-			return
-		}
-		c.Complete(c.Out, nil)
+		// Decoded only if this completion wins: once the caller has
+		// returned (deadline, cancel), its target is not written to.
+		c.CompleteWith(func() (any, error) {
+			if err := d.codec.DecodeValue(rsp.RawR, c.Out); err != nil {
+				return nil, pipeline.Errorf(pipeline.InvokerError, "cannot decode the result of %s into %T: %v", c.Req.F, c.Out, err)
+			}
+			return c.Out, nil
+		})
 		return
 	}
 	if rsp.RDecoded {

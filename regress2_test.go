@@ -1,0 +1,103 @@
+package ccm_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	ccm "github.com/ftnpipe/ccm"
+	"github.com/ftnpipe/ccm/executor"
+)
+
+// Regression tests for findings of the review of the transports and
+// codecs; each failed before its fix.
+
+// TestCallIntoNotWrittenAfterTimeoutLocal: an in-process call whose
+// deadline passes while its handler runs returns Timeout, and its target
+// is never written afterwards (it was, by the worker, once the handler
+// returned: a data race on the caller's memory).
+func TestCallIntoNotWrittenAfterTimeoutLocal(t *testing.T) {
+	is := is.New(t)
+	ex := executor.New()
+	defer ex.Close()
+	release := make(chan struct{})
+	is.NoErr(ex.Register("test.svc:1.0", map[string]executor.Handler{
+		"slow": func(ctx context.Context, _ *executor.Request) (any, error) {
+			<-release
+			return map[string]any{"v": 42}, nil
+		},
+	}))
+	c := ccm.New()
+	is.NoErr(c.RegisterLocal(bg, "x", "test.svc:1.0", ex))
+	it, _ := c.Iface("x")
+	var out struct {
+		V int `json:"v"`
+	}
+	ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
+	err := it.CallInto(ctx, "slow", nil, &out)
+	cancel()
+	is.True(errors.Is(err, ccm.ErrTimeout))
+	close(release)
+	is.NoErr(c.Close()) // joins the worker that ran the handler
+	is.Equal(out.V, 0)  // not written after CallInto returned
+}
+
+// slowTarget cancels its call's context while it is being decoded into.
+type slowTarget struct {
+	V      int
+	cancel context.CancelFunc
+}
+
+func (s *slowTarget) UnmarshalJSON([]byte) error {
+	s.cancel() // the caller's context ends during the decode
+	// Give the cancel's completion time to run (it used to win and let
+	// CallInto return while this decode went on writing).
+	time.Sleep(10 * time.Millisecond)
+	s.V = 42
+	return nil
+}
+
+// TestCallIntoNotWrittenAfterCancelRemote: over WebSocket, a cancel that
+// comes while the result is decoded into the target either loses (the
+// call succeeds with the target filled) or wins (the target stays
+// untouched); CallInto never returns an error with the target written.
+func TestCallIntoNotWrittenAfterCancelRemote(t *testing.T) {
+	is := is.New(t)
+	s := newService(t)
+	c := ccm.New()
+	it := register(t, c, s.srv.WSURL())
+	ctx, cancel := context.WithCancel(bg)
+	out := &slowTarget{cancel: cancel}
+	err := it.CallInto(ctx, "echo", map[string]any{"v": 1}, out)
+	is.NoErr(c.Close())
+	if err != nil {
+		is.Equal(out.V, 0) // an error, and the target was written
+	} else {
+		is.Equal(out.V, 42)
+	}
+}
+
+// TestLocalResultNotShared: a handler returning state it keeps (a cached
+// map) gives each in-process caller its own copy, as a remote call does.
+func TestLocalResultNotShared(t *testing.T) {
+	is := is.New(t)
+	ex := executor.New()
+	defer ex.Close()
+	cached := map[string]any{"limit": 10.0, "nested": map[string]any{"k": "v"}}
+	is.NoErr(ex.Register("test.svc:1.0", map[string]executor.Handler{
+		"cfg": func(context.Context, *executor.Request) (any, error) { return cached, nil },
+	}))
+	c := ccm.New()
+	defer c.Close()
+	is.NoErr(c.RegisterLocal(bg, "x", "test.svc:1.0", ex))
+	it, _ := c.Iface("x")
+	res, err := it.Call(bg, "cfg", nil)
+	is.NoErr(err)
+	res.(map[string]any)["limit"] = 0.0
+	res.(map[string]any)["nested"].(map[string]any)["k"] = "changed"
+	is.Equal(cached["limit"], 10.0)                       // the service's map is its own
+	is.Equal(cached["nested"].(map[string]any)["k"], "v") // deep
+}
