@@ -256,6 +256,9 @@ func (ep *endpoint) build() {
 //
 //	await → [sign | -internal] → transmit (in process, MaxConns workers)
 //
+// A call made from inside a handler of the endpoint (with its context)
+// does not wait for a worker: it runs on a goroutine of its own
+// (sink.InProc.TryNested), so nested calls cannot deadlock the workers.
 // Nothing is encoded and there is no rid, no mux and no retry (a call
 // cannot be lost between here and the executor). The call timeout applies
 // only when one was set explicitly ([CallTimeout]); otherwise the
@@ -273,8 +276,9 @@ func (ep *endpoint) buildLocal() {
 	} else {
 		steps = append(steps, pipeline.T("internal", setInternal))
 	}
-	steps = append(steps, pipeline.S("transmit", sink.NewInProc(ep.local), cfg.maxConns))
-	p := pipeline.New(steps)
+	inproc := sink.NewInProc(ep.local)
+	steps = append(steps, pipeline.S("transmit", inproc, cfg.maxConns))
+	p := pipeline.New(steps, pipeline.WithUrgent(inproc.TryNested), pipeline.OnClose(inproc.Close))
 	ep.mu.Lock()
 	ep.p = p
 	ep.mu.Unlock()

@@ -3,6 +3,7 @@ package ccm_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,4 +101,42 @@ func TestLocalResultNotShared(t *testing.T) {
 	res.(map[string]any)["nested"].(map[string]any)["k"] = "changed"
 	is.Equal(cached["limit"], 10.0)                       // the service's map is its own
 	is.Equal(cached["nested"].(map[string]any)["k"], "v") // deep
+}
+
+// TestLocalNestedCalls: handlers of an in-process executor that call the
+// same endpoint again (with their context) while every worker is taken by
+// such a handler still complete: nested calls do not queue for a worker
+// (they used to wait forever for one).
+func TestLocalNestedCalls(t *testing.T) {
+	is := is.New(t)
+	ex := executor.New()
+	defer ex.Close()
+	c := ccm.New()
+	defer c.Close()
+	var it *ccm.Iface
+	const workers = 2
+	var barrier sync.WaitGroup
+	barrier.Add(workers)
+	is.NoErr(ex.Register("test.svc:1.0", map[string]executor.Handler{
+		"inner": func(context.Context, *executor.Request) (any, error) { return 1, nil },
+		"outer": func(ctx context.Context, _ *executor.Request) (any, error) {
+			barrier.Done()
+			barrier.Wait() // every worker holds an outer call
+			return it.Call(ctx, "inner", nil)
+		},
+	}))
+	is.NoErr(c.RegisterLocal(bg, "x", "test.svc:1.0", ex, ccm.MaxConns(workers)))
+	it, _ = c.Iface("x")
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second) // a deadlock ends here
+	defer cancel()
+	errs := make(chan error, workers)
+	for range workers {
+		go func() {
+			_, err := it.Call(ctx, "outer", nil)
+			errs <- err
+		}()
+	}
+	for range workers {
+		is.NoErr(<-errs)
+	}
 }

@@ -47,7 +47,20 @@ func (h *handlerContext) Deadline() (time.Time, bool) {
 
 func (h *handlerContext) Done() <-chan struct{} { return h.c.done }
 
-func (h *handlerContext) Value(key any) any { return h.c.ctx.Value(key) }
+func (h *handlerContext) Value(key any) any {
+	if key == (handlerKey{}) {
+		return h.c
+	}
+	return h.c.ctx.Value(key)
+}
+
+// handlerKey marks a handler context (see InHandler).
+type handlerKey struct{}
+
+// InHandler reports whether ctx is, or derives from, the context of an
+// in-process handler ([Call.HandlerContext]): a call made with it is a
+// nested call, made while the handler of another call waits for it.
+func InHandler(ctx context.Context) bool { return ctx.Value(handlerKey{}) != nil }
 
 func (h *handlerContext) Err() error {
 	c := h.c

@@ -55,3 +55,17 @@ func TestHandlerContext(t *testing.T) {
 	})
 	is.True(allocs <= 3) // the Call, its done channel, its params: nothing for the context
 }
+
+// TestInHandler: a context derived from a handler context is recognised
+// (nested in-process calls use that); others are not.
+func TestInHandler(t *testing.T) {
+	is := is.New(t)
+	c := pipeline.NewCall(context.Background(), "a.b:1.0:f", nil)
+	hctx := c.HandlerContext()
+	derived, cancel := context.WithTimeout(hctx, time.Minute)
+	defer cancel()
+	is.True(pipeline.InHandler(hctx))
+	is.True(pipeline.InHandler(derived))
+	is.True(!pipeline.InHandler(context.Background()))
+	is.True(!pipeline.InHandler(c.Context()))
+}

@@ -76,6 +76,13 @@ func WithBuffer(n int) Option { return func(p *Pipeline) { p.buffer = n } }
 // lone call and is bypassed under load, when batching pays.
 func WithDirect(try func(c *Call) bool) Option { return func(p *Pipeline) { p.direct = try } }
 
+// WithUrgent installs an urgent lane: after the leading transforms, Submit
+// offers every call to try first, whatever is queued; when try reports
+// true it has taken the call. The in-process sink uses it for calls made
+// from inside one of its own handlers, which must not wait behind the
+// workers that are waiting for them.
+func WithUrgent(try func(c *Call) bool) Option { return func(p *Pipeline) { p.urgent = try } }
+
 // WithFailover installs f as the failure policy, typically a retry lane.
 func WithFailover(f Failover) Option { return func(p *Pipeline) { p.failover = f } }
 
@@ -110,6 +117,7 @@ type Pipeline struct {
 	buffer   int
 	failover Failover
 	direct   func(c *Call) bool
+	urgent   func(c *Call) bool
 	onClose  []func()
 
 	startOnce sync.Once
@@ -296,7 +304,7 @@ func (p *Pipeline) Submit(c *Call) {
 		c.Complete(nil, NewError(ConnectError, "pipeline closed"))
 		return
 	}
-	if p.direct != nil && len(p.in) == 0 && p.direct(c) {
+	if p.urgent != nil && p.urgent(c) || p.direct != nil && len(p.in) == 0 && p.direct(c) {
 		p.mu.RUnlock()
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ftnpipe/ccm/pipeline"
@@ -23,12 +24,64 @@ import (
 // when the call completes (caller's context ended, call timeout, endpoint
 // closing). A handler that ignores it holds its worker, and the
 // pipeline's Close waits for it.
+//
+// A call made from inside one of its handlers (its context derives from
+// the handler's, [pipeline.InHandler]) is a nested call: its caller holds
+// a worker while it waits, so it does not queue for one (with every worker
+// waiting on nested calls, none would ever run). [InProc.TryNested] runs
+// it on a goroutine of its own; [InProc.Close] ends those.
 type InProc struct {
 	h pipeline.Handler
+
+	life   context.Context // ends nested calls when the endpoint closes
+	stop   context.CancelFunc
+	mu     sync.Mutex
+	closed bool
+	nested sync.WaitGroup
 }
 
-// NewInProc returns the stage that serves calls with h.
-func NewInProc(h pipeline.Handler) *InProc { return &InProc{h: h} }
+// NewInProc returns the stage that serves calls with h. Close it (after
+// the pipeline's Close, e.g. with pipeline.OnClose) to end nested calls.
+func NewInProc(h pipeline.Handler) *InProc {
+	life, stop := context.WithCancel(context.Background())
+	return &InProc{h: h, life: life, stop: stop}
+}
+
+// TryNested takes c when it is a nested call (see [InProc]) and serves it
+// on a goroutine of its own; it reports false for any other call, which
+// then queues for a worker. It is the pipeline's urgent lane
+// (pipeline.WithUrgent) and never blocks.
+func (s *InProc) TryNested(c *pipeline.Call) bool {
+	if !pipeline.InHandler(c.Context()) {
+		return false
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false // the queue fails it
+	}
+	s.nested.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.nested.Done()
+		stop := context.AfterFunc(s.life, func() {
+			c.Complete(nil, pipeline.NewError(pipeline.CommError, "endpoint closed while the call ran"))
+		})
+		defer stop()
+		s.serve(c)
+	}()
+	return true
+}
+
+// Close completes the nested calls still running with CommError (their
+// handlers' contexts end) and waits for their goroutines.
+func (s *InProc) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.stop()
+	s.nested.Wait()
+}
 
 // Run implements [pipeline.Stage]. When ctx ends (the pipeline closes),
 // the call whose handler is running on this worker completes with
