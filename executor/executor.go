@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ftnpipe/ccm/spec"
 )
 
 // DefaultMaxMessageSize is the default limit, in bytes, on an incoming
@@ -31,6 +33,17 @@ type Request struct {
 	Params  map[string]any // decoded "p"; never nil
 	User    string         // authenticated user (see [WithAuth]), "" when anonymous
 	Rid     string         // request id on WebSocket ("C1"), "" on HTTP unless the caller sent one
+	// Secure reports a secure channel (FTN6 INFO_SECURE_CHANNEL): HTTPS,
+	// WSS, a UNIX socket or in process; plain HTTP, WS and TCP are not.
+	Secure bool
+	// Channel is the channel type: [ChannelHTTP], [ChannelWS],
+	// [ChannelTCP], [ChannelUNIX] or [ChannelInternal].
+	Channel string
+	// SecLvl is the security level the caller authenticated with
+	// (FTN6 INFO_SECURITY_LEVEL): [SecLvlAnonymous] without credentials,
+	// [SecLvlSafeOps] for "user:password", [SecLvlPrivilegedOps] for a MAC,
+	// [SecLvlSystem] for "-internal". It does not depend on the channel.
+	SecLvl string
 }
 
 // Handler implements one FutoIn function. ctx ends when the request times
@@ -113,6 +126,7 @@ type Stats struct {
 type Executor struct {
 	auth    func(ctx context.Context, user, password string) error
 	creds   CredentialStore
+	specs   *spec.Set // WithSpecs; nil: Register checks nothing
 	keys    keyCache
 	errHook func(req *Request, err error)
 	maxSize int
@@ -180,6 +194,7 @@ type registry struct {
 type impl struct {
 	minor int
 	funcs map[string]Handler
+	spec  *spec.Iface // nil: calls are not checked
 }
 
 // Register adds the functions of one interface version. ifacever is
@@ -189,7 +204,22 @@ type impl struct {
 // implementation then serves callers asking for the same major and a minor
 // up to MINOR (compared as numbers). One implementation per interface and
 // major: registering the same pair twice is an error. funcs is copied.
+//
+// With [WithSpecs], Register loads the definition of ifacever and is
+// [Executor.RegisterSpec] with it; a definition that cannot be loaded is
+// an error.
 func (e *Executor) Register(ifacever string, funcs map[string]Handler) error {
+	if e.specs != nil {
+		iface, err := e.specs.Iface(ifacever)
+		if err != nil {
+			return fmt.Errorf("executor: register %q: %w", ifacever, err)
+		}
+		return e.RegisterSpec(iface, funcs)
+	}
+	return e.register(ifacever, funcs, nil)
+}
+
+func (e *Executor) register(ifacever string, funcs map[string]Handler, sp *spec.Iface) error {
 	name, ver, ok := strings.Cut(ifacever, ":")
 	if !ok || !validIfaceName(name) {
 		return fmt.Errorf("executor: register %q: want \"iface:MAJOR.MINOR\" with a dotted lowercase interface name", ifacever)
@@ -223,7 +253,7 @@ func (e *Executor) Register(ifacever string, funcs map[string]Handler) error {
 	for k, v := range old.ifaces[name] {
 		majors[k] = v
 	}
-	majors[major] = &impl{minor: minor, funcs: fs}
+	majors[major] = &impl{minor: minor, funcs: fs, spec: sp}
 	next.ifaces[name] = majors
 	e.reg.Store(next)
 	return nil

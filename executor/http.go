@@ -135,6 +135,10 @@ func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 	// it too.
 	var m pipeline.Request
 	cd, rid, desc, ok := decodeIn(*b, &m)
+	in := inbound{ch: chHTTP, size: len(*b)}
+	if r.TLS != nil {
+		in.ch = chHTTPS
+	}
 	putBuf(b)
 	if cd != codec.JSON {
 		ctype = contentTypes[cd][0]
@@ -161,7 +165,7 @@ func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 	if e.timeout > 0 {
 		out.deadline = time.Now().Add(e.timeout)
 	}
-	e.serveIn(ctx, cd, &m, out)
+	e.serveIn(ctx, cd, &m, in, out)
 }
 
 // httpOut writes the one response of a POST. respond is called once,

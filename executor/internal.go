@@ -25,7 +25,7 @@ import (
 // It runs the handler on the calling goroutine and is safe for concurrent
 // use. Cost: the Request value and whatever the handler allocates.
 func (e *Executor) ServeInternal(ctx context.Context, req *pipeline.Request, rsp *pipeline.Response) {
-	o := e.run(ctx, req, true, nil)
+	o := e.run(ctx, req, inbound{ch: chInternal}, nil)
 	if o.name != "" {
 		rsp.E, rsp.EDesc = o.name, o.desc
 		return

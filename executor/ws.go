@@ -58,6 +58,7 @@ const (
 type muxConn struct {
 	e      *Executor
 	link   muxLink
+	ch     channel         // the transport, for the spec checks
 	ctx    context.Context // parent of every request's context
 	cancel context.CancelFunc
 
@@ -86,7 +87,11 @@ func (s *scope) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer s.removeConn(conn)
 
 	conn.SetReadLimit(int64(s.e.maxSize) * wsDrainFactor)
-	newMuxConn(s, wsLink{conn}, batcher(w)).run()
+	ch := chWS
+	if r.TLS != nil {
+		ch = chWSS
+	}
+	newMuxConn(s, wsLink{conn}, batcher(w), ch).run()
 }
 
 // muxLink is what a muxConn needs of its transport.
@@ -102,9 +107,9 @@ type muxLink interface {
 	closeNow()
 }
 
-func newMuxConn(s *scope, l muxLink, batch *batchConn) *muxConn {
+func newMuxConn(s *scope, l muxLink, batch *batchConn, ch channel) *muxConn {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &muxConn{e: s.e, link: l, ctx: ctx, cancel: cancel, batch: batch}
+	return &muxConn{e: s.e, link: l, ch: ch, ctx: ctx, cancel: cancel, batch: batch}
 }
 
 // wsLink is the muxLink of a WebSocket: one FutoIn message per WebSocket
@@ -232,6 +237,7 @@ func (l wsLink) next(c *muxConn) *[]byte {
 func (c *muxConn) handle(b *[]byte) {
 	var m pipeline.Request
 	cd, rid, desc, ok := decodeIn(*b, &m)
+	in := inbound{ch: c.ch, size: len(*b)}
 	putBuf(b)
 	if !ok {
 		if isServerRid(rid) {
@@ -249,7 +255,7 @@ func (c *muxConn) handle(b *[]byte) {
 	case m.Rid[0] != 'C':
 		c.respond(c.e.signedError(cd, m.Rid, pipeline.InvalidRequest, `"rid" must start with "C"`, nil))
 	default:
-		c.e.serveIn(c.ctx, cd, &m, c)
+		c.e.serveIn(c.ctx, cd, &m, in, c)
 	}
 }
 
