@@ -100,8 +100,10 @@ func WithRequestTimeout(d time.Duration) Option {
 
 // WithErrorHook installs fn to observe failures the caller only sees as a
 // generic InternalError: a handler panic (err holds the panic value and
-// the stack), a handler error that is not a *pipeline.Error, and a result
-// that cannot be encoded or is too big. fn is called synchronously on the
+// the stack), a handler error that is not a *pipeline.Error, a result
+// that cannot be encoded or is too big and, for an interface with a
+// definition, a result that does not match it or an error name it does
+// not declare (with the check's message). fn is called synchronously on the
 // request's goroutine, possibly concurrently; it never sees credentials.
 func WithErrorHook(fn func(req *Request, err error)) Option {
 	return func(e *Executor) { e.errHook = fn }

@@ -16,7 +16,10 @@ import (
 //
 // Unlike a socket request, nothing is encoded: the handler gets req.P as
 // is and its result goes back as the value it returned (a nil result as an
-// empty map), so the message size limit does not apply; and the handler
+// empty map, also for a function without a result called without
+// "forcersp"), so no size limit applies (neither the message limit nor a
+// definition's maxreqsize/maxrspsize); the channel is secure (type
+// [ChannelInternal]) and exempt from MessageSignature; and the handler
 // runs with ctx as given (from a CCM: the caller's values, done when the
 // call completes), without the Executor's request timeout (the caller's
 // deadline bounds it), as in the reference implementation. [Executor.Close] does not wait for in-process calls:
