@@ -159,11 +159,11 @@ func (f *fixture) handlers() map[string]executor.Handler {
 			}
 			return map[string]any{"ok": "fine"}, nil
 		},
-		"word":  func(context.Context, *executor.Request) (any, error) { return "w", nil },
-		"who":   who,
-		"safe":  lvl,
-		"priv":  lvl,
-		"sys":   lvl,
+		"word": func(context.Context, *executor.Request) (any, error) { return "w", nil },
+		"who":  who,
+		"safe": lvl,
+		"priv": lvl,
+		"sys":  lvl,
 		"sized": func(_ context.Context, req *executor.Request) (any, error) {
 			return map[string]any{"s": strings.Repeat("x", int(req.Params["n"].(float64)))}, nil
 		},

@@ -24,7 +24,7 @@ func TestSpecParams(t *testing.T) {
 		before := reached.Load()
 
 		a := p.call(t, msg{f: chk + "add", p: map[string]any{"a": 1, "b": 2}}, false)
-		is.Equal(a.E, "")                                // good call
+		is.Equal(a.E, "")                                 // good call
 		is.Equal(a.R, map[string]any{"sum": float64(13)}) // c defaulted to 10
 		is.Equal(reached.Load(), before+1)
 
@@ -269,6 +269,6 @@ func TestRegisterSpecErrors(t *testing.T) {
 
 	iface, err = specSet().Iface("test.sec:1.0")
 	is.NoErr(err)
-	is.NoErr(plain.RegisterSpec(iface, map[string]executor.Handler{"who": h})) // without WithSpecs
+	is.NoErr(plain.RegisterSpec(iface, map[string]executor.Handler{"who": h}))     // without WithSpecs
 	is.NoErr(plain.Register("test.free:1.0", map[string]executor.Handler{"x": h})) // unchecked, as before
 }
