@@ -205,9 +205,13 @@ var (
 	}
 )
 
+// writeHTTP writes the response b; an empty b (no response message, spec
+// HTTP.md §4.2) goes out without a content type, as the RI sends it.
 func writeHTTP(w http.ResponseWriter, ctype []string, b *[]byte) {
 	h := w.Header()
-	h["Content-Type"] = ctype // shared, read-only
+	if len(*b) > 0 {
+		h["Content-Type"] = ctype // shared, read-only
+	}
 	h.Set("Content-Length", strconv.Itoa(len(*b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(*b)

@@ -324,6 +324,7 @@ func (p *httpPeer) call(t *testing.T, m msg, _ bool) answer {
 	is.NoErr(err)
 	is.Equal(rsp.StatusCode, http.StatusOK)
 	if len(b) == 0 {
+		is.Equal(rsp.Header.Get("Content-Type"), "") // not a FutoIn message
 		return answer{None: true}
 	}
 	return toAnswer(t, b)
