@@ -197,6 +197,7 @@ type impl struct {
 	minor int
 	funcs map[string]Handler
 	spec  *spec.Iface // nil: calls are not checked
+	of    string      // the "iface:MAJOR.MINOR" registered, for messages
 }
 
 // Register adds the functions of one interface version. ifacever is
@@ -241,22 +242,52 @@ func (e *Executor) register(ifacever string, funcs map[string]Handler, sp *spec.
 		fs[fn] = h
 	}
 
+	// A definition's ancestors are served by the same implementation
+	// (EXECUTOR.md §12: a call addressed to a base interface is governed
+	// by the derived one's definition), each up to its own minor.
+	type entry struct {
+		name         string
+		major, minor int
+	}
+	entries := []entry{{name, major, minor}}
+	if sp != nil {
+		for _, iv := range sp.Inherits() {
+			n, v, _ := strings.Cut(iv, ":")
+			a, b, _ := parseVersion(v)
+			if n == name && a == major {
+				continue // an older minor of the same major: already served
+			}
+			entries = append(entries, entry{n, a, b})
+		}
+	}
+	im := &impl{minor: minor, funcs: fs, spec: sp, of: ifacever}
+
 	e.regMu.Lock()
 	defer e.regMu.Unlock()
 	old := e.reg.Load()
-	if _, dup := old.ifaces[name][major]; dup {
-		return fmt.Errorf("executor: register %q: %s major %d is already registered", ifacever, name, major)
+	for _, en := range entries {
+		if prev, dup := old.ifaces[en.name][en.major]; dup {
+			return fmt.Errorf("executor: register %q: %s major %d is already registered (by %q)", ifacever, en.name, en.major, prev.of)
+		}
 	}
-	next := &registry{ifaces: make(map[string]map[int]*impl, len(old.ifaces)+1)}
+	next := &registry{ifaces: make(map[string]map[int]*impl, len(old.ifaces)+len(entries))}
 	for k, v := range old.ifaces {
 		next.ifaces[k] = v
 	}
-	majors := make(map[int]*impl, len(old.ifaces[name])+1)
-	for k, v := range old.ifaces[name] {
-		majors[k] = v
+	for i, en := range entries {
+		majors := make(map[int]*impl, len(next.ifaces[en.name])+1)
+		for k, v := range next.ifaces[en.name] {
+			majors[k] = v
+		}
+		if i == 0 {
+			majors[en.major] = im
+		} else {
+			base := *im
+			base.minor = en.minor
+			majors[en.major] = &base
+		}
+		next.ifaces[en.name] = majors
 	}
-	majors[major] = &impl{minor: minor, funcs: fs, spec: sp}
-	next.ifaces[name] = majors
 	e.reg.Store(next)
 	return nil
 }

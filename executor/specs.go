@@ -157,8 +157,16 @@ func WithSpecs(set *spec.Set) Option {
 //   - raw data (rawupload, rawresult) is not supported yet: a rawresult
 //     function answers InternalError.
 //
-// RegisterSpec fails if iface was loaded for the Invoker role or a handler
-// has no function, besides Register's own errors.
+// The interfaces iface inherits from are served by the same
+// implementation, each up to its own version, and checked against iface's
+// definition (as in the RI, EXECUTOR.md §12): registering
+// "futoin.anonping:1.0" also serves "futoin.ping:1.0", anonymously. So an
+// ancestor cannot also be registered on its own (the "one derived
+// interface per base" rule).
+//
+// RegisterSpec fails if iface was loaded for the Invoker role, a handler
+// has no function, or iface or an ancestor is already registered with
+// the same major, besides Register's own errors.
 func (e *Executor) RegisterSpec(iface *spec.Iface, funcs map[string]Handler) error {
 	if iface == nil {
 		return fmt.Errorf("executor: RegisterSpec: nil interface")

@@ -272,3 +272,32 @@ func TestRegisterSpecErrors(t *testing.T) {
 	is.NoErr(plain.RegisterSpec(iface, map[string]executor.Handler{"who": h}))     // without WithSpecs
 	is.NoErr(plain.Register("test.free:1.0", map[string]executor.Handler{"x": h})) // unchecked, as before
 }
+
+// A call addressed to a base interface is served by the derived
+// implementation, under the derived definition.
+func TestSpecInherit(t *testing.T) {
+	is := is.New(t)
+	set := spec.New(spec.WithRole(spec.Executor),
+		spec.JSON([]byte(`{"iface": "test.base", "version": "1.2", "requires": ["AllowAnonymous"],
+			"funcs": {"who": {"params": {"a": {"type": "integer"}}, "result": {"f": {"type": "string"}}}}}`)),
+		spec.JSON([]byte(`{"iface": "test.derived", "version": "2.0", "inherit": "test.base:1.2",
+			"requires": ["AllowAnonymous"], "funcs": {"extra": {"result": {"f": {"type": "string"}}}}}`)))
+	ex := executor.New(executor.WithSpecs(set))
+	f := func(_ context.Context, req *executor.Request) (any, error) {
+		return map[string]any{"f": req.Iface + ":" + req.Version + ":" + req.Func}, nil
+	}
+	is.NoErr(ex.Register("test.derived:2.0", map[string]executor.Handler{"who": f, "extra": f}))
+	srv := listen(t, ex)
+
+	r := post(t, srv.HTTPURL(), `{"f":"test.base:1.1:who","p":{"a":1},"forcersp":true}`)
+	is.Equal(r.Msg["r"], map[string]any{"f": "test.base:1.1:who"}) // served through the base
+	r = post(t, srv.HTTPURL(), `{"f":"test.base:1.2:who","p":{"a":"x"},"forcersp":true}`)
+	is.Equal(r.Msg["e"], "InvalidRequest") // checked
+	r = post(t, srv.HTTPURL(), `{"f":"test.base:1.3:who","p":{"a":1},"forcersp":true}`)
+	is.Equal(r.Msg["e"], "NotSupportedVersion") // the base's own minor is the limit
+	r = post(t, srv.HTTPURL(), `{"f":"test.derived:2.0:who","p":{"a":1},"forcersp":true}`)
+	is.Equal(r.Msg["r"], map[string]any{"f": "test.derived:2.0:who"})
+
+	err := ex.Register("test.base:1.2", map[string]executor.Handler{"who": f})
+	is.True(err != nil && strings.Contains(err.Error(), "test.derived:2.0")) // one derived per base
+}
