@@ -199,7 +199,7 @@ func (e *Executor) run(ctx context.Context, m *pipeline.Request, in inbound, c *
 	o.fn = fn
 	im, ferr := e.route(iface, major, minor)
 	if ferr != nil {
-		if im != nil && im.spec != nil && who.user == "" && !im.spec.Requires("AllowAnonymous") {
+		if im != nil && im.spec != nil && who.user == "" && !im.cons.allowAnonymous {
 			ferr = errUnknownIface(iface) // hide the interface's details (EXECUTOR.md §7 row 6a)
 		}
 		o.name, o.desc = ferr.Name, ferr.Desc

@@ -198,6 +198,7 @@ type impl struct {
 	funcs map[string]Handler
 	spec  *spec.Iface // nil: calls are not checked
 	of    string      // the "iface:MAJOR.MINOR" registered, for messages
+	cons  constraints // of spec
 }
 
 // Register adds the functions of one interface version. ifacever is
@@ -261,6 +262,9 @@ func (e *Executor) register(ifacever string, funcs map[string]Handler, sp *spec.
 		}
 	}
 	im := &impl{minor: minor, funcs: fs, spec: sp, of: ifacever}
+	if sp != nil {
+		im.cons = constraintsOf(sp)
+	}
 
 	e.regMu.Lock()
 	defer e.regMu.Unlock()

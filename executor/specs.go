@@ -196,7 +196,7 @@ func (e *Executor) runChecked(ctx context.Context, m *pipeline.Request, in inbou
 	iface, fn := im.spec, o.fn
 	f, err := iface.Func(fn)
 	if err != nil {
-		if who.user == "" && !iface.Requires("AllowAnonymous") {
+		if who.user == "" && !im.cons.allowAnonymous {
 			ferr := errUnknownIface(name)
 			o.setErr(ferr.Name, ferr.Desc)
 			return
@@ -209,7 +209,7 @@ func (e *Executor) runChecked(ctx context.Context, m *pipeline.Request, in inbou
 		o.setErr(pipeline.InvalidRequest, tooBigDesc(int(f.MaxReqSize())))
 		return
 	}
-	if ferr := checkAccess(iface, f, in.ch, who); ferr != nil {
+	if ferr := checkAccess(im.cons, f, in.ch, who); ferr != nil {
 		o.setErr(ferr.Name, ferr.Desc)
 		return
 	}
@@ -270,17 +270,32 @@ func descOf(err error) string {
 	return err.Error()
 }
 
+// constraints are the "requires" of a definition the Executor enforces,
+// looked up once at registration.
+type constraints struct {
+	secureChannel, messageSignature, allowAnonymous, biDirect bool
+}
+
+func constraintsOf(iface *spec.Iface) constraints {
+	return constraints{
+		secureChannel:    iface.Requires("SecureChannel"),
+		messageSignature: iface.Requires("MessageSignature"),
+		allowAnonymous:   iface.Requires("AllowAnonymous"),
+		biDirect:         iface.Requires("BiDirectChannel"),
+	}
+}
+
 // checkAccess applies the interface's constraints and the function's
 // seclvl (EXECUTOR.md §7 rows 7-11).
-func checkAccess(iface *spec.Iface, f *spec.Func, ch channel, who authResult) *pipeline.Error {
+func checkAccess(c constraints, f *spec.Func, ch channel, who authResult) *pipeline.Error {
 	switch {
-	case iface.Requires("SecureChannel") && !ch.secure():
+	case c.secureChannel && !ch.secure():
 		return pipeline.NewError(pipeline.SecurityError, "SecureChannel is required")
-	case iface.Requires("MessageSignature") && who.key == nil && ch != chInternal:
+	case c.messageSignature && who.key == nil && ch != chInternal:
 		return pipeline.NewError(pipeline.SecurityError, "MessageSignature is required: sign the request with a MAC")
-	case !iface.Requires("AllowAnonymous") && who.user == "":
+	case !c.allowAnonymous && who.user == "":
 		return pipeline.NewError(pipeline.SecurityError, "authentication is required")
-	case iface.Requires("BiDirectChannel") && !ch.stateful():
+	case c.biDirect && !ch.stateful():
 		return pipeline.NewError(pipeline.InvalidRequest, "BiDirectChannel is required")
 	}
 	if need := f.SecLvl(); need != "" && !levelMet(who.secLvl(), need) {
