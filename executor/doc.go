@@ -155,6 +155,11 @@
 // wait on the socket. The registry is read without locks. Per request
 // the Executor adds one context.WithTimeout, one context.AfterFunc,
 // pooled, size-capped encode buffers and, on WebSocket, a timer reset.
+// A call of an interface with a definition adds its checks (function
+// lookup, constraints, params and defaults, result): about 0.2-0.3 µs and
+// no allocation for a two-number add (BenchmarkSpecChecks in process:
+// median 1.26 µs unchecked, 1.60 µs checked, 808 B and 6 allocs both;
+// over WebSocket and HTTP the difference is within the noise).
 // HTTP runs the handler on the request's goroutine; an expired request is
 // answered (and flushed, with "Connection: close") by the timeout
 // callback while its handler still runs.

@@ -30,7 +30,7 @@ type Request struct {
 	Iface   string         // interface name, e.g. "com.example.calc"
 	Version string         // version the caller asked for, "MAJOR.MINOR"
 	Func    string         // function name
-	Params  map[string]any // decoded "p"; never nil
+	Params  map[string]any // decoded "p"; never nil; with a definition: checked, defaults applied
 	User    string         // authenticated user (see [WithAuth]), "" when anonymous
 	Rid     string         // request id on WebSocket ("C1"), "" on HTTP unless the caller sent one
 	// Secure reports a secure channel (FTN6 INFO_SECURE_CHANNEL): HTTPS,
