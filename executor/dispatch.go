@@ -47,11 +47,12 @@ type responder interface {
 // Cost per request: one context.WithTimeout, one context.AfterFunc and the
 // call struct; no goroutine unless the timeout fires.
 func (e *Executor) serveIn(parent context.Context, cd pipeline.Codec, m *pipeline.Request, in inbound, out responder) {
-	if e.timeout <= 0 {
+	timeout := e.timeoutFor(m)
+	if timeout <= 0 {
 		deliver(out, e.invokeFor(parent, cd, m, in, nil))
 		return
 	}
-	ctx, cancel := context.WithTimeout(parent, e.timeout)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	c := &call{e: e, ctx: ctx, cd: cd, rid: m.Rid, out: out}
 	c.cb.Add(1)
 	stop := context.AfterFunc(ctx, c.expire)

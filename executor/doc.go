@@ -39,8 +39,11 @@
 // "user:password" SafeOps, a MAC (-smac, -hmac) PrivilegedOps,
 // "-internal" System. The level does not drop on an insecure channel
 // (SECURITY.md §6 leaves that open; the reference does not either): use
-// SecureChannel where it matters. "obf" (on-behalf-of) is not read yet.
-// A function's unknown seclvl name counts as the highest level (FTN3).
+// SecureChannel where it matters. "obf" (on-behalf-of) is trusted only
+// from "-internal" callers (SECURITY.md §7): the request then runs as
+// obf.lid at level obf.slvl (an unknown level is Anonymous); anyone
+// else's obf is ignored. A function's unknown seclvl name counts as the
+// highest level (FTN3).
 //
 // # Wire behaviour
 //
@@ -104,10 +107,11 @@
 //     never reaches its handler. Without WithAuth, credentials get
 //     SecurityError "authentication is not enabled" (the RI says
 //     NotImplemented). "-internal" is accepted only from in-process calls
-//     ([Executor.ServeInternal]), which then run as user [InternalUser];
-//     from a socket it is a SecurityError, whatever the transport. -mmac:
-//     gets SecurityError (not supported). "obf" is ignored. Secrets never appear in
-//     responses or in [WithErrorHook] reports.
+//     ([Executor.ServeInternal]), which then run as user [InternalUser]
+//     (or the user their "obf" names); from a socket it is a
+//     SecurityError, whatever the transport. -mmac: gets SecurityError
+//     (not supported). "obf" from any other caller is ignored. Secrets
+//     never appear in responses or in [WithErrorHook] reports.
 //   - Results: a handler's result is sent as "r". Without a definition
 //     there is no way to know that a function is void, so every request is
 //     answered, with or without "forcersp", and a nil result is sent as

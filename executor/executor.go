@@ -133,6 +133,10 @@ type Executor struct {
 	errHook func(req *Request, err error)
 	maxSize int
 	timeout time.Duration
+	// heavyTimeout applies to heavy functions (WithHeavyRequestTimeout);
+	// anyHeavy is set once a registered definition has one.
+	heavyTimeout time.Duration
+	anyHeavy     atomic.Bool
 
 	reg   atomic.Pointer[registry] // copy-on-write, read lock-free per request
 	regMu sync.Mutex               // serialises writers of reg
@@ -150,9 +154,10 @@ type Executor struct {
 // New returns an Executor with no interfaces registered.
 func New(opts ...Option) *Executor {
 	e := &Executor{
-		maxSize: DefaultMaxMessageSize,
-		timeout: DefaultRequestTimeout,
-		servers: map[io.Closer]struct{}{},
+		maxSize:      DefaultMaxMessageSize,
+		timeout:      DefaultRequestTimeout,
+		heavyTimeout: DefaultHeavyRequestTimeout,
+		servers:      map[io.Closer]struct{}{},
 	}
 	for _, o := range opts {
 		o(e)

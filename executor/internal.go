@@ -12,7 +12,8 @@ import (
 // from a socket (credentials, "f", interface, version, function; a
 // handler's error is mapped the same way; a panic becomes InternalError),
 // and "-internal" credentials are accepted, running the handler as user
-// [InternalUser]; from a socket they are a SecurityError.
+// [InternalUser] (or as the user its "obf" names); from a socket they are
+// a SecurityError.
 //
 // Unlike a socket request, nothing is encoded: the handler gets req.P as
 // is and its result goes back as the value it returned (a nil result as an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ftnpipe/ccm/pipeline"
 	"github.com/ftnpipe/ccm/spec"
@@ -82,9 +83,12 @@ var levels = map[string]int{
 }
 
 // secLvl is the level a caller authenticated with (INVOKER.md §3.2):
-// anonymous, clear text SafeOps, a MAC PrivilegedOps, "-internal" System.
+// anonymous, clear text SafeOps, a MAC PrivilegedOps, "-internal" System,
+// or the level "obf" carries on a "-internal" call.
 func (a authResult) secLvl() string {
 	switch {
+	case a.lvl != "":
+		return a.lvl
 	case a.user == "":
 		return SecLvlAnonymous
 	case a.user == InternalUser:
@@ -129,12 +133,16 @@ func WithSpecs(set *spec.Set) Option {
 //   - the request's encoded size over the function's maxreqsize:
 //     InvalidRequest (the transport limit, [WithMaxMessageSize], applies
 //     first: a maxreqsize above it cannot take effect);
-//   - constraints: SecureChannel on an insecure channel (plain HTTP, WS or
-//     TCP), MessageSignature without a MAC (in-process calls exempt),
-//     no AllowAnonymous and an anonymous caller: SecurityError;
-//     BiDirectChannel over HTTP: InvalidRequest;
+//   - constraints, with the RI's descriptions: SecureChannel on an
+//     insecure channel (plain HTTP, WS or TCP): SecurityError "Insecure
+//     channel"; MessageSignature without a MAC (in-process calls exempt):
+//     SecurityError "Message Signature is required"; no AllowAnonymous and
+//     an anonymous caller: SecurityError "Anonymous not allowed";
+//     BiDirectChannel over HTTP: InvalidRequest "Bi-Direct Channel is
+//     required";
 //   - "seclvl": the caller's level ([Request.SecLvl]) below it:
-//     PleaseReauth, whose description starts with the required level;
+//     PleaseReauth, whose description is the required level (as in the
+//     RI);
 //   - parameters ([spec.Func.CheckParams]): unknown, missing or mistyped
 //     parameters are InvalidRequest with the reference's message (e.g.
 //     "Type mismatch for parameter: iface:ver:f(x) = \"value\""); the
@@ -154,6 +162,9 @@ func WithSpecs(set *spec.Set) Option {
 //     nothing. Errors are always sent. In process, the result is always
 //     returned;
 //   - the response may be as big as the function's maxrspsize;
+//   - a "heavy" function runs with the heavy timeout
+//     ([WithHeavyRequestTimeout], 60 s by default, as in the RI) instead
+//     of the request timeout, counted from the request's arrival;
 //   - raw data (rawupload, rawresult) is not supported yet: a rawresult
 //     function answers InternalError.
 //
@@ -180,7 +191,13 @@ func (e *Executor) RegisterSpec(iface *spec.Iface, funcs map[string]Handler) err
 			return fmt.Errorf("executor: register %q: handler %q has no function in the definition", iv, fn)
 		}
 	}
-	return e.register(iv, funcs, iface)
+	if err := e.register(iv, funcs, iface); err != nil {
+		return err
+	}
+	if hasHeavy(iface) {
+		e.anyHeavy.Store(true)
+	}
+	return nil
 }
 
 // Descriptions of errors made by the spec checks.
@@ -290,16 +307,60 @@ func constraintsOf(iface *spec.Iface) constraints {
 func checkAccess(c constraints, f *spec.Func, ch channel, who authResult) *pipeline.Error {
 	switch {
 	case c.secureChannel && !ch.secure():
-		return pipeline.NewError(pipeline.SecurityError, "SecureChannel is required")
+		return pipeline.NewError(pipeline.SecurityError, "Insecure channel")
 	case c.messageSignature && who.key == nil && ch != chInternal:
-		return pipeline.NewError(pipeline.SecurityError, "MessageSignature is required: sign the request with a MAC")
+		return pipeline.NewError(pipeline.SecurityError, "Message Signature is required")
 	case !c.allowAnonymous && who.user == "":
-		return pipeline.NewError(pipeline.SecurityError, "authentication is required")
+		return pipeline.NewError(pipeline.SecurityError, "Anonymous not allowed")
 	case c.biDirect && !ch.stateful():
-		return pipeline.NewError(pipeline.InvalidRequest, "BiDirectChannel is required")
+		return pipeline.NewError(pipeline.InvalidRequest, "Bi-Direct Channel is required")
 	}
 	if need := f.SecLvl(); need != "" && !levelMet(who.secLvl(), need) {
-		return pipeline.NewError(pipeline.PleaseReauth, need+" level is required")
+		return pipeline.NewError(pipeline.PleaseReauth, need)
 	}
 	return nil
+}
+
+// DefaultHeavyRequestTimeout is the default time a request to a function
+// marked "heavy" may take (the reference executor's heavyReqTimeout).
+const DefaultHeavyRequestTimeout = 60 * time.Second
+
+// WithHeavyRequestTimeout sets how long a request to a function marked
+// "heavy" in its definition may run (default
+// [DefaultHeavyRequestTimeout]); [WithRequestTimeout] applies to the
+// others. A value of 0 or less disables the timeout for heavy functions.
+func WithHeavyRequestTimeout(d time.Duration) Option {
+	return func(e *Executor) { e.heavyTimeout = d }
+}
+
+// timeoutFor is the time m may take: the heavy timeout when it calls a
+// heavy function of an interface with a definition. It routes m on its
+// own (about 50 ns), before authentication; nothing is decided by it but
+// the deadline.
+func (e *Executor) timeoutFor(m *pipeline.Request) time.Duration {
+	if !e.anyHeavy.Load() {
+		return e.timeout
+	}
+	iface, _, fn, major, minor, ok := splitF(m.F)
+	if !ok {
+		return e.timeout
+	}
+	im, err := e.route(iface, major, minor)
+	if err != nil || im.spec == nil {
+		return e.timeout
+	}
+	if f, err := im.spec.Func(fn); err == nil && f.Heavy() {
+		return e.heavyTimeout
+	}
+	return e.timeout
+}
+
+// hasHeavy reports whether a definition has a heavy function.
+func hasHeavy(iface *spec.Iface) bool {
+	for _, f := range iface.Funcs() {
+		if f.Heavy() {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
@@ -172,8 +173,8 @@ func TestSpecSecLvl(t *testing.T) {
 			a := p.call(t, m, false)
 			if c.want == "" {
 				is.Equal(a.E, string(pipeline.PleaseReauth)) // level too low
-				is.True(strings.HasPrefix(a.EDesc, map[string]string{
-					"safe": "SafeOps", "priv": "PrivilegedOps", "sys": "System"}[c.fn]+" ")) // names the level
+				is.Equal(a.EDesc, map[string]string{
+					"safe": "SafeOps", "priv": "PrivilegedOps", "sys": "System"}[c.fn]) // the level needed
 				is.Equal(reached.Load(), before) // not reached
 				continue
 			}
@@ -205,7 +206,7 @@ func TestSpecConstraints(t *testing.T) {
 			is.Equal(a.R, want) // SecureChannel met
 		} else {
 			is.Equal(a.E, string(pipeline.SecurityError)) // SecureChannel needed
-			is.Equal(a.EDesc, "SecureChannel is required")
+			is.Equal(a.EDesc, "Insecure channel")
 			is.True(!reached)
 		}
 
@@ -224,7 +225,7 @@ func TestSpecConstraints(t *testing.T) {
 
 		a, reached = call(msg{f: "test.auth:1.0:who"})
 		is.Equal(a.E, string(pipeline.SecurityError)) // no AllowAnonymous
-		is.Equal(a.EDesc, "authentication is required")
+		is.Equal(a.EDesc, "Anonymous not allowed")
 		is.True(!reached)
 		a, _ = call(msg{f: "test.auth:1.0:nope"})
 		is.Equal(a.E, string(pipeline.UnknownInterface)) // hidden from anonymous callers
@@ -300,4 +301,61 @@ func TestSpecInherit(t *testing.T) {
 
 	err := ex.Register("test.base:1.2", map[string]executor.Handler{"who": f})
 	is.True(err != nil && strings.Contains(err.Error(), "test.derived:2.0")) // one derived per base
+}
+
+// "obf" names the caller of an "-internal" request; from anyone else it is
+// ignored.
+func TestSpecOnBehalfOf(t *testing.T) {
+	f := newFixture(t)
+	is := is.New(t)
+	obf := func(m msg, o map[string]any) answer {
+		var rsp pipeline.Response
+		req := m.request(t, "")
+		req.Obf = o
+		f.ex.ServeInternal(context.Background(), req, &rsp)
+		if rsp.E != "" {
+			return answer{E: string(rsp.E), EDesc: rsp.EDesc}
+		}
+		return answer{R: rsp.R}
+	}
+	internal := msg{f: chk + "who", sec: executor.InternalUser}
+	a := obf(internal, map[string]any{"lid": "bob", "slvl": "SafeOps"})
+	is.Equal(a.R.(map[string]any)["user"], "bob") // on behalf of bob
+	is.Equal(a.R.(map[string]any)["lvl"], "SafeOps")
+	a = obf(msg{f: chk + "priv", sec: executor.InternalUser}, map[string]any{"lid": "bob", "slvl": "SafeOps"})
+	is.Equal(a.E, "PleaseReauth") // bob's level, not System
+	a = obf(msg{f: chk + "safe", sec: executor.InternalUser}, map[string]any{"lid": "bob", "slvl": "Root"})
+	is.Equal(a.E, "PleaseReauth") // an unknown level is Anonymous
+	a = obf(msg{f: "test.auth:1.0:who", sec: executor.InternalUser}, map[string]any{"slvl": "Anonymous"})
+	is.Equal(a.E, "SecurityError") // an anonymous original caller stays anonymous
+	a = obf(msg{f: chk + "who", sec: "alice:pw:with:colons"}, map[string]any{"lid": "bob", "slvl": "System"})
+	is.Equal(a.R.(map[string]any)["user"], "alice") // obf from a non-System caller is ignored
+	is.Equal(a.R.(map[string]any)["lvl"], "SafeOps")
+}
+
+// A heavy function runs with the heavy timeout, the others with the
+// request timeout.
+func TestSpecHeavy(t *testing.T) {
+	is := is.New(t)
+	set := spec.New(spec.WithRole(spec.Executor), spec.JSON([]byte(`{"iface": "test.heavy", "version": "1.0",
+		"ftn3rev": "1.1", "requires": ["AllowAnonymous"], "funcs": {
+			"slow": {"heavy": true, "result": {"ok": {"type": "boolean"}}},
+			"quick": {"result": {"ok": {"type": "boolean"}}}}}`)))
+	ex := executor.New(executor.WithSpecs(set), executor.WithRequestTimeout(20*time.Millisecond),
+		executor.WithHeavyRequestTimeout(time.Minute))
+	// Both wait for their context or 300 ms, far over the request timeout.
+	wait := func(ctx context.Context, _ *executor.Request) (any, error) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+			return map[string]any{"ok": true}, nil
+		}
+	}
+	is.NoErr(ex.Register("test.heavy:1.0", map[string]executor.Handler{"slow": wait, "quick": wait}))
+	srv := listen(t, ex)
+	r := post(t, srv.HTTPURL(), `{"f":"test.heavy:1.0:quick","p":{}}`)
+	is.Equal(r.Msg["edesc"], "request timed out") // the request timeout
+	r = post(t, srv.HTTPURL(), `{"f":"test.heavy:1.0:slow","p":{}}`)
+	is.Equal(r.Msg["r"], map[string]any{"ok": true}) // not cut: heavy
 }
