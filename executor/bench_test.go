@@ -14,11 +14,29 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ftnpipe/ccm/executor"
+	"github.com/ftnpipe/ccm/pipeline"
+	"github.com/ftnpipe/ccm/spec"
 )
+
+// benchSpec defines bench.svc:1.0 for the checked runs.
+const benchSpec = `{"iface": "bench.svc", "version": "1.0", "requires": ["AllowAnonymous"],
+	"funcs": {"add": {"params": {"a": {"type": "number"}, "b": {"type": "number"}},
+		"result": {"sum": {"type": "number"}}}}}`
 
 func benchExecutor(b *testing.B) *executor.Server {
 	b.Helper()
-	ex := executor.New()
+	return listenBench(b, newBenchExecutor(b, false))
+}
+
+// newBenchExecutor returns an Executor serving bench.svc:1.0, checked
+// against benchSpec when checked is set.
+func newBenchExecutor(b *testing.B, checked bool) *executor.Executor {
+	b.Helper()
+	var opts []executor.Option
+	if checked {
+		opts = append(opts, executor.WithSpecs(spec.New(spec.WithRole(spec.Executor), spec.JSON([]byte(benchSpec)))))
+	}
+	ex := executor.New(opts...)
 	err := ex.Register("bench.svc:1.0", map[string]executor.Handler{
 		"add": func(_ context.Context, req *executor.Request) (any, error) {
 			a, _ := req.Params["a"].(float64)
@@ -29,18 +47,55 @@ func benchExecutor(b *testing.B) *executor.Server {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = ex.Close() })
+	return ex
+}
+
+func listenBench(b *testing.B, ex *executor.Executor) *executor.Server {
+	b.Helper()
 	srv, err := ex.Listen("")
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = ex.Close() })
 	return srv
 }
 
 // BenchmarkExecutorWS: 64 concurrent callers on ONE WebSocket connection,
 // with a minimal raw client (one reader routing replies by rid).
-func BenchmarkExecutorWS(b *testing.B) {
-	srv := benchExecutor(b)
+func BenchmarkExecutorWS(b *testing.B) { benchWS(b, benchExecutor(b)) }
+
+// BenchmarkExecutorHTTP: parallel POSTs over keep-alive connections.
+func BenchmarkExecutorHTTP(b *testing.B) { benchHTTP(b, benchExecutor(b)) }
+
+// BenchmarkSpecChecks: the same calls to an Executor without and with a
+// definition of the interface (params, result and access checks), in
+// process (no transport, one goroutine: the checks' share is the largest
+// there), over WebSocket and over HTTP.
+func BenchmarkSpecChecks(b *testing.B) {
+	for _, checked := range []bool{false, true} {
+		name := "plain"
+		if checked {
+			name = "checked"
+		}
+		b.Run("inproc/"+name, func(b *testing.B) {
+			ex := newBenchExecutor(b, checked)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() { // one goroutine: less noise than RunParallel
+				req := pipeline.Request{F: "bench.svc:1.0:add", P: map[string]any{"a": 1.0, "b": 2.0}}
+				var rsp pipeline.Response
+				ex.ServeInternal(ctx, &req, &rsp)
+				if rsp.E != "" {
+					b.Fatalf("error %s: %s", rsp.E, rsp.EDesc)
+				}
+			}
+		})
+		b.Run("ws/"+name, func(b *testing.B) { benchWS(b, listenBench(b, newBenchExecutor(b, checked))) })
+		b.Run("http/"+name, func(b *testing.B) { benchHTTP(b, listenBench(b, newBenchExecutor(b, checked))) })
+	}
+}
+
+func benchWS(b *testing.B, srv *executor.Server) {
 	ctx := context.Background()
 	c, _, err := websocket.Dial(ctx, srv.WSURL(), nil)
 	if err != nil {
@@ -107,9 +162,7 @@ func BenchmarkExecutorWS(b *testing.B) {
 	<-readerDone
 }
 
-// BenchmarkExecutorHTTP: parallel POSTs over keep-alive connections.
-func BenchmarkExecutorHTTP(b *testing.B) {
-	srv := benchExecutor(b)
+func benchHTTP(b *testing.B, srv *executor.Server) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
 	body := []byte(`{"f":"bench.svc:1.0:add","p":{"a":1,"b":2},"forcersp":true}`)

@@ -71,6 +71,7 @@ func WithCredentials(store CredentialStore) Option {
 type authResult struct {
 	user string
 	key  *mac.Key
+	lvl  string // the security level, when not the credentials' own ("obf")
 }
 
 // InternalUser is the credentials of calls on an internal channel (FTN7
@@ -131,6 +132,9 @@ func (e *Executor) authenticate(ctx context.Context, m *pipeline.Request, intern
 	if sec == InternalUser {
 		if !internal {
 			return authResult{}, errNotInternal
+		}
+		if m.Obf != nil {
+			return onBehalfOf(m.Obf), nil
 		}
 		return authResult{user: InternalUser}, nil
 	}
@@ -219,4 +223,18 @@ func sign(key *mac.Key, r *pipeline.Response) error {
 	}
 	r.Sec = sec
 	return nil
+}
+
+// onBehalfOf is the caller an "-internal" request names in "obf" (FTN3
+// §1.3, SECURITY.md §7): the user is obf.lid ("" when absent: anonymous)
+// at level obf.slvl. An unknown or absent level is Anonymous (fail closed;
+// the RI would let it pass every seclvl check). Only "-internal" callers,
+// level System, are trusted with obf; everyone else's is ignored.
+func onBehalfOf(obf map[string]any) authResult {
+	lid, _ := obf["lid"].(string)
+	lvl, _ := obf["slvl"].(string)
+	if _, ok := levels[lvl]; !ok {
+		lvl = SecLvlAnonymous
+	}
+	return authResult{user: lid, lvl: lvl}
 }

@@ -37,24 +37,26 @@ type responder interface {
 }
 
 // serveIn runs one decoded request and hands its response, encoded with
-// cd (the codec the request came in), to out, exactly once. With a
-// request timeout, the timeout reply is sent by a
+// cd (the codec the request came in), to out, exactly once (an empty
+// response on HTTP when a void function's call gets none, nothing on
+// other channels). With a request timeout, the timeout reply is sent by a
 // context.AfterFunc callback so that a handler that ignores its context
 // cannot hold the caller; serve still waits for the handler (and for the
 // callback) before it returns, so nothing outlives it.
 //
 // Cost per request: one context.WithTimeout, one context.AfterFunc and the
 // call struct; no goroutine unless the timeout fires.
-func (e *Executor) serveIn(parent context.Context, cd pipeline.Codec, m *pipeline.Request, out responder) {
-	if e.timeout <= 0 {
-		out.respond(e.invokeFor(parent, cd, m, nil))
+func (e *Executor) serveIn(parent context.Context, cd pipeline.Codec, m *pipeline.Request, in inbound, out responder) {
+	timeout := e.timeoutFor(m)
+	if timeout <= 0 {
+		deliver(out, e.invokeFor(parent, cd, m, in, nil))
 		return
 	}
-	ctx, cancel := context.WithTimeout(parent, e.timeout)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	c := &call{e: e, ctx: ctx, cd: cd, rid: m.Rid, out: out}
 	c.cb.Add(1)
 	stop := context.AfterFunc(ctx, c.expire)
-	b := e.invokeFor(ctx, cd, m, c)
+	b := e.invokeFor(ctx, cd, m, in, c)
 	if stop() {
 		c.cb.Done()
 		if ctx.Err() != nil {
@@ -62,15 +64,32 @@ func (e *Executor) serveIn(parent context.Context, cd pipeline.Codec, m *pipelin
 			// channel closes before its AfterFuncs are scheduled. Once the
 			// context is done the answer is the expiry reply, whoever
 			// sends it.
-			putBuf(b)
+			if b != nil {
+				putBuf(b)
+			}
 			b = c.expiredReply()
 		}
-		out.respond(b)
+		deliver(out, b)
 	} else {
-		putBuf(b)
+		if b != nil {
+			putBuf(b)
+		}
 		c.cb.Wait() // the expiry reply went (or is going) out instead
 	}
 	cancel()
+}
+
+// deliver hands b to out; a nil b (no response) is an empty body on HTTP,
+// where the POST must still be answered (HTTP.md §4.2), and nothing on
+// other channels.
+func deliver(out responder, b *[]byte) {
+	if b == nil {
+		if _, ok := out.(*httpOut); !ok {
+			return
+		}
+		b = getBuf()
+	}
+	out.respond(b)
 }
 
 // call carries what the timeout callback needs.
@@ -100,48 +119,72 @@ func (c *call) expiredReply() *[]byte {
 }
 
 // invokeFor authenticates, routes and runs one request and returns its
-// response encoded with cd. A panic anywhere in it (handler, auth hook)
-// becomes InternalError. It tells c (when not nil) the response key as
-// soon as authentication yields one, so a timeout reply is signed too.
-func (e *Executor) invokeFor(ctx context.Context, cd pipeline.Codec, m *pipeline.Request, c *call) *[]byte {
-	o := e.run(ctx, m, false, c)
+// response encoded with cd, or nil when none is to be sent (a void
+// function called without "forcersp"). A panic anywhere in it (handler,
+// auth hook) becomes InternalError. It tells c (when not nil) the response
+// key as soon as authentication yields one, so a timeout reply is signed
+// too.
+func (e *Executor) invokeFor(ctx context.Context, cd pipeline.Codec, m *pipeline.Request, in inbound, c *call) *[]byte {
+	o := e.run(ctx, m, in, c)
 	if o.name != "" {
 		return e.signedError(cd, m.Rid, o.name, o.desc, o.key)
 	}
+	if o.noReply {
+		return nil
+	}
 	rsp := pipeline.Response{R: o.res, Rid: m.Rid}
-	if o.res == nil { // no specs, so no void functions: always answer (package doc)
+	if o.res == nil { // an unchecked function, or a void one with forcersp: answer {}
 		if cd == codec.JSON {
 			rsp.RawR = emptyResult
 		} else {
 			rsp.R = emptyMap // RawR is codec specific
 		}
 	}
-	return e.encode(cd, o.req, &rsp, o.key)
+	max := e.maxSize
+	if o.maxRsp > 0 {
+		max = o.maxRsp
+	}
+	return e.encode(cd, o.req, &rsp, o.key, max)
 }
 
 // outcome is what running one request produced: a result, or an error
 // name and description; key signs the response of a MAC-signed request.
 type outcome struct {
-	req  *Request
-	res  any
-	name pipeline.ErrorName // "" for a result
-	desc string
-	key  *mac.Key
+	req     *Request
+	fn      string // the function name, once "f" is parsed
+	res     any
+	name    pipeline.ErrorName // "" for a result
+	desc    string
+	key     *mac.Key
+	maxRsp  int  // the function's maxrspsize; 0: the Executor's limit
+	noReply bool // a void function called without forcersp: send nothing
 }
 
-// run authenticates, routes and runs one request (EXECUTOR.md §7). internal
-// tells whether it arrived on an internal (in-process) channel, the only
-// one where "-internal" credentials are accepted. A panic anywhere in it
-// (handler, auth hook) becomes InternalError.
-func (e *Executor) run(ctx context.Context, m *pipeline.Request, internal bool, c *call) (o outcome) {
+func (o *outcome) setErr(name pipeline.ErrorName, desc string) {
+	o.name, o.desc, o.res = name, desc, nil
+}
+
+// newRequest builds the handler's view of m.
+func (o *outcome) newRequest(m *pipeline.Request, p map[string]any, in inbound, who authResult, iface, ver string) *Request {
+	return &Request{
+		Iface: iface, Version: ver, Func: o.fn, Params: p, User: who.user, Rid: m.Rid,
+		Secure: in.ch.secure(), Channel: in.ch.String(), SecLvl: who.secLvl(),
+	}
+}
+
+// run authenticates, routes and runs one request (EXECUTOR.md §7). in
+// tells the channel it arrived on; only an internal (in-process) one
+// accepts "-internal" credentials. A panic anywhere in it (handler, auth
+// hook) becomes InternalError.
+func (e *Executor) run(ctx context.Context, m *pipeline.Request, in inbound, c *call) (o outcome) {
 	defer func() {
 		if p := recover(); p != nil {
 			e.report(o.req, fmt.Errorf("executor: panic: %v\n%s", p, debug.Stack()))
-			o.name, o.desc, o.res = pipeline.InternalError, descInternal, nil
+			o.name, o.desc, o.res, o.noReply = pipeline.InternalError, descInternal, nil, false
 		}
 	}()
 
-	who, ferr := e.authenticate(ctx, m, internal)
+	who, ferr := e.authenticate(ctx, m, in.ch == chInternal)
 	if ferr != nil {
 		return outcome{name: ferr.Name, desc: ferr.Desc} // cannot sign what did not authenticate
 	}
@@ -154,12 +197,29 @@ func (e *Executor) run(ctx context.Context, m *pipeline.Request, internal bool, 
 		o.name, o.desc = pipeline.InvalidRequest, `"f" must be "iface:MAJOR.MINOR:func"`
 		return o
 	}
-	h, ferr := e.lookup(iface, major, minor, fn)
+	o.fn = fn
+	im, ferr := e.route(iface, major, minor)
 	if ferr != nil {
+		if im != nil && im.spec != nil && who.user == "" && !im.cons.allowAnonymous {
+			ferr = errUnknownIface(iface) // hide the interface's details (EXECUTOR.md §7 row 6a)
+		}
 		o.name, o.desc = ferr.Name, ferr.Desc
 		return o
 	}
-	o.req = &Request{Iface: iface, Version: ver, Func: fn, Params: m.P, User: who.user, Rid: m.Rid}
+	if im.spec != nil {
+		e.runChecked(ctx, m, in, who, im, &o, iface, ver)
+		return o
+	}
+	h, ok := im.funcs[fn]
+	if !ok {
+		o.name, o.desc = pipeline.NotImplemented, "function "+fn+" is not implemented"
+		return o
+	}
+	p := m.P
+	if p == nil {
+		p = map[string]any{}
+	}
+	o.req = o.newRequest(m, p, in, who, iface, ver)
 	res, err := h(ctx, o.req)
 	if err != nil {
 		o.name, o.desc = e.errorOf(o.req, err)
@@ -204,29 +264,31 @@ func splitF(f string) (iface, ver, fn string, major, minor int, ok bool) {
 	return iface, ver, fn, major, minor, ok
 }
 
-// lookup routes to a handler (EXECUTOR.md §7 rows 4-6).
-func (e *Executor) lookup(iface string, major, minor int, fn string) (Handler, *pipeline.Error) {
+// route finds the implementation of a version (EXECUTOR.md §7 rows 4-5).
+// For NotSupportedVersion it also returns the implementation of the major,
+// when there is one.
+func (e *Executor) route(iface string, major, minor int) (*impl, *pipeline.Error) {
 	majors, ok := e.reg.Load().ifaces[iface]
 	if !ok {
-		return nil, pipeline.NewError(pipeline.UnknownInterface, "unknown interface "+iface)
+		return nil, errUnknownIface(iface)
 	}
 	im, ok := majors[major]
 	if !ok || minor > im.minor {
-		return nil, pipeline.NewError(pipeline.NotSupportedVersion,
+		return im, pipeline.NewError(pipeline.NotSupportedVersion,
 			"version "+strconv.Itoa(major)+"."+strconv.Itoa(minor)+" of "+iface+" is not supported")
 	}
-	h, ok := im.funcs[fn]
-	if !ok {
-		return nil, pipeline.NewError(pipeline.NotImplemented, "function "+fn+" is not implemented")
-	}
-	return h, nil
+	return im, nil
+}
+
+func errUnknownIface(iface string) *pipeline.Error {
+	return pipeline.NewError(pipeline.UnknownInterface, "unknown interface "+iface)
 }
 
 // encode encodes r with cd into a pooled buffer, signed with
 // key when the request was MAC-signed. A result that cannot be encoded or
-// signed, or whose response exceeds the message limit, becomes
-// InternalError with the same rid.
-func (e *Executor) encode(cd pipeline.Codec, req *Request, r *pipeline.Response, key *mac.Key) *[]byte {
+// signed, or whose response exceeds max bytes, becomes InternalError with
+// the same rid.
+func (e *Executor) encode(cd pipeline.Codec, req *Request, r *pipeline.Response, key *mac.Key, max int) *[]byte {
 	if key != nil {
 		if err := sign(key, r); err != nil {
 			e.report(req, fmt.Errorf("executor: signing the result: %w", err))
@@ -240,8 +302,8 @@ func (e *Executor) encode(cd pipeline.Codec, req *Request, r *pipeline.Response,
 		e.report(req, fmt.Errorf("executor: encoding the result: %w", err))
 		putBuf(b)
 		return e.signedError(cd, r.Rid, pipeline.InternalError, descEncode, key)
-	case len(out) > e.maxSize:
-		e.report(req, fmt.Errorf("executor: response of %d bytes exceeds the limit of %d", len(out), e.maxSize))
+	case len(out) > max:
+		e.report(req, fmt.Errorf("executor: response of %d bytes exceeds the limit of %d", len(out), max))
 		*b = out
 		putBuf(b)
 		return e.signedError(cd, r.Rid, pipeline.InternalError, descTooBig, key)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ftnpipe/ccm/spec"
 )
 
 // DefaultMaxMessageSize is the default limit, in bytes, on an incoming
@@ -28,9 +30,20 @@ type Request struct {
 	Iface   string         // interface name, e.g. "com.example.calc"
 	Version string         // version the caller asked for, "MAJOR.MINOR"
 	Func    string         // function name
-	Params  map[string]any // decoded "p"; never nil
+	Params  map[string]any // decoded "p"; never nil; with a definition: checked, defaults applied
 	User    string         // authenticated user (see [WithAuth]), "" when anonymous
 	Rid     string         // request id on WebSocket ("C1"), "" on HTTP unless the caller sent one
+	// Secure reports a secure channel (FTN6 INFO_SECURE_CHANNEL): HTTPS,
+	// WSS, a UNIX socket or in process; plain HTTP, WS and TCP are not.
+	Secure bool
+	// Channel is the channel type: [ChannelHTTP], [ChannelWS],
+	// [ChannelTCP], [ChannelUNIX] or [ChannelInternal].
+	Channel string
+	// SecLvl is the security level the caller authenticated with
+	// (FTN6 INFO_SECURITY_LEVEL): [SecLvlAnonymous] without credentials,
+	// [SecLvlSafeOps] for "user:password", [SecLvlPrivilegedOps] for a MAC,
+	// [SecLvlSystem] for "-internal". It does not depend on the channel.
+	SecLvl string
 }
 
 // Handler implements one FutoIn function. ctx ends when the request times
@@ -87,8 +100,10 @@ func WithRequestTimeout(d time.Duration) Option {
 
 // WithErrorHook installs fn to observe failures the caller only sees as a
 // generic InternalError: a handler panic (err holds the panic value and
-// the stack), a handler error that is not a *pipeline.Error, and a result
-// that cannot be encoded or is too big. fn is called synchronously on the
+// the stack), a handler error that is not a *pipeline.Error, a result
+// that cannot be encoded or is too big and, for an interface with a
+// definition, a result that does not match it or an error name it does
+// not declare (with the check's message). fn is called synchronously on the
 // request's goroutine, possibly concurrently; it never sees credentials.
 func WithErrorHook(fn func(req *Request, err error)) Option {
 	return func(e *Executor) { e.errHook = fn }
@@ -120,10 +135,15 @@ type Stats struct {
 type Executor struct {
 	auth    func(ctx context.Context, user, password string) error
 	creds   CredentialStore
+	specs   *spec.Set // WithSpecs; nil: Register checks nothing
 	keys    keyCache
 	errHook func(req *Request, err error)
 	maxSize int
 	timeout time.Duration
+	// heavyTimeout applies to heavy functions (WithHeavyRequestTimeout);
+	// anyHeavy is set once a registered definition has one.
+	heavyTimeout time.Duration
+	anyHeavy     atomic.Bool
 
 	reg   atomic.Pointer[registry] // copy-on-write, read lock-free per request
 	regMu sync.Mutex               // serialises writers of reg
@@ -143,9 +163,10 @@ type Executor struct {
 // New returns an Executor with no interfaces registered.
 func New(opts ...Option) *Executor {
 	e := &Executor{
-		maxSize: DefaultMaxMessageSize,
-		timeout: DefaultRequestTimeout,
-		servers: map[io.Closer]struct{}{},
+		maxSize:      DefaultMaxMessageSize,
+		timeout:      DefaultRequestTimeout,
+		heavyTimeout: DefaultHeavyRequestTimeout,
+		servers:      map[io.Closer]struct{}{},
 	}
 	for _, o := range opts {
 		o(e)
@@ -194,6 +215,9 @@ type registry struct {
 type impl struct {
 	minor int
 	funcs map[string]Handler
+	spec  *spec.Iface // nil: calls are not checked
+	of    string      // the "iface:MAJOR.MINOR" registered, for messages
+	cons  constraints // of spec
 }
 
 // Register adds the functions of one interface version. ifacever is
@@ -203,7 +227,22 @@ type impl struct {
 // implementation then serves callers asking for the same major and a minor
 // up to MINOR (compared as numbers). One implementation per interface and
 // major: registering the same pair twice is an error. funcs is copied.
+//
+// With [WithSpecs], Register loads the definition of ifacever and is
+// [Executor.RegisterSpec] with it; a definition that cannot be loaded is
+// an error.
 func (e *Executor) Register(ifacever string, funcs map[string]Handler) error {
+	if e.specs != nil {
+		iface, err := e.specs.Iface(ifacever)
+		if err != nil {
+			return fmt.Errorf("executor: register %q: %w", ifacever, err)
+		}
+		return e.RegisterSpec(iface, funcs)
+	}
+	return e.register(ifacever, funcs, nil)
+}
+
+func (e *Executor) register(ifacever string, funcs map[string]Handler, sp *spec.Iface) error {
 	name, ver, ok := strings.Cut(ifacever, ":")
 	if !ok || !validIfaceName(name) {
 		return fmt.Errorf("executor: register %q: want \"iface:MAJOR.MINOR\" with a dotted lowercase interface name", ifacever)
@@ -223,22 +262,55 @@ func (e *Executor) Register(ifacever string, funcs map[string]Handler) error {
 		fs[fn] = h
 	}
 
+	// A definition's ancestors are served by the same implementation
+	// (EXECUTOR.md §12: a call addressed to a base interface is governed
+	// by the derived one's definition), each up to its own minor.
+	type entry struct {
+		name         string
+		major, minor int
+	}
+	entries := []entry{{name, major, minor}}
+	if sp != nil {
+		for _, iv := range sp.Inherits() {
+			n, v, _ := strings.Cut(iv, ":")
+			a, b, _ := parseVersion(v)
+			if n == name && a == major {
+				continue // an older minor of the same major: already served
+			}
+			entries = append(entries, entry{n, a, b})
+		}
+	}
+	im := &impl{minor: minor, funcs: fs, spec: sp, of: ifacever}
+	if sp != nil {
+		im.cons = constraintsOf(sp)
+	}
+
 	e.regMu.Lock()
 	defer e.regMu.Unlock()
 	old := e.reg.Load()
-	if _, dup := old.ifaces[name][major]; dup {
-		return fmt.Errorf("executor: register %q: %s major %d is already registered", ifacever, name, major)
+	for _, en := range entries {
+		if prev, dup := old.ifaces[en.name][en.major]; dup {
+			return fmt.Errorf("executor: register %q: %s major %d is already registered (by %q)", ifacever, en.name, en.major, prev.of)
+		}
 	}
-	next := &registry{ifaces: make(map[string]map[int]*impl, len(old.ifaces)+1)}
+	next := &registry{ifaces: make(map[string]map[int]*impl, len(old.ifaces)+len(entries))}
 	for k, v := range old.ifaces {
 		next.ifaces[k] = v
 	}
-	majors := make(map[int]*impl, len(old.ifaces[name])+1)
-	for k, v := range old.ifaces[name] {
-		majors[k] = v
+	for i, en := range entries {
+		majors := make(map[int]*impl, len(next.ifaces[en.name])+1)
+		for k, v := range next.ifaces[en.name] {
+			majors[k] = v
+		}
+		if i == 0 {
+			majors[en.major] = im
+		} else {
+			base := *im
+			base.minor = en.minor
+			majors[en.major] = &base
+		}
+		next.ifaces[en.name] = majors
 	}
-	majors[major] = &impl{minor: minor, funcs: fs}
-	next.ifaces[name] = majors
 	e.reg.Store(next)
 	return nil
 }

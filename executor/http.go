@@ -135,6 +135,10 @@ func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 	// it too.
 	var m pipeline.Request
 	cd, rid, desc, ok := decodeIn(*b, &m)
+	in := inbound{ch: chHTTP, size: len(*b)}
+	if r.TLS != nil {
+		in.ch = chHTTPS
+	}
 	putBuf(b)
 	if cd != codec.JSON {
 		ctype = contentTypes[cd][0]
@@ -161,7 +165,7 @@ func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 	if e.timeout > 0 {
 		out.deadline = time.Now().Add(e.timeout)
 	}
-	e.serveIn(ctx, cd, &m, out)
+	e.serveIn(ctx, cd, &m, in, out)
 }
 
 // httpOut writes the one response of a POST. respond is called once,
@@ -201,9 +205,13 @@ var (
 	}
 )
 
+// writeHTTP writes the response b; an empty b (no response message, spec
+// HTTP.md §4.2) goes out without a content type, as the RI sends it.
 func writeHTTP(w http.ResponseWriter, ctype []string, b *[]byte) {
 	h := w.Header()
-	h["Content-Type"] = ctype // shared, read-only
+	if len(*b) > 0 {
+		h["Content-Type"] = ctype // shared, read-only
+	}
 	h.Set("Content-Length", strconv.Itoa(len(*b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(*b)

@@ -12,11 +12,15 @@ import (
 // from a socket (credentials, "f", interface, version, function; a
 // handler's error is mapped the same way; a panic becomes InternalError),
 // and "-internal" credentials are accepted, running the handler as user
-// [InternalUser]; from a socket they are a SecurityError.
+// [InternalUser] (or as the user its "obf" names); from a socket they are
+// a SecurityError.
 //
 // Unlike a socket request, nothing is encoded: the handler gets req.P as
 // is and its result goes back as the value it returned (a nil result as an
-// empty map), so the message size limit does not apply; and the handler
+// empty map, also for a function without a result called without
+// "forcersp"), so no size limit applies (neither the message limit nor a
+// definition's maxreqsize/maxrspsize); the channel is secure (type
+// [ChannelInternal]) and exempt from MessageSignature; and the handler
 // runs with ctx as given (from a CCM: the caller's values, done when the
 // call completes), without the Executor's request timeout (the caller's
 // deadline bounds it), as in the reference implementation. [Executor.Close] does not wait for in-process calls:
@@ -25,7 +29,7 @@ import (
 // It runs the handler on the calling goroutine and is safe for concurrent
 // use. Cost: the Request value and whatever the handler allocates.
 func (e *Executor) ServeInternal(ctx context.Context, req *pipeline.Request, rsp *pipeline.Response) {
-	o := e.run(ctx, req, true, nil)
+	o := e.run(ctx, req, inbound{ch: chInternal}, nil)
 	if o.name != "" {
 		rsp.E, rsp.EDesc = o.name, o.desc
 		return

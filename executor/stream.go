@@ -165,7 +165,11 @@ func (s *scope) serveStream(nc net.Conn) {
 	defer s.removeConn(nc)
 	bc := newBatchConn(nc)
 	l := &streamLink{bc: bc, br: bufio.NewReaderSize(bc, 16<<10)}
-	newMuxConn(s, l, bc).run()
+	ch := chTCP
+	if _, ok := nc.(*net.UnixConn); ok {
+		ch = chUnix
+	}
+	newMuxConn(s, l, bc, ch).run()
 }
 
 // streamLink is the muxLink of a TCP or UNIX stream connection.

@@ -73,6 +73,7 @@ const (
 type muxConn struct {
 	e      *Executor
 	link   muxLink
+	ch     channel         // the transport, for the spec checks
 	ctx    context.Context // parent of every request's context
 	cancel context.CancelFunc
 
@@ -103,7 +104,11 @@ func (s *scope) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer s.removeConn(conn)
 
 	conn.SetReadLimit(int64(s.e.maxSize) * wsDrainFactor)
-	newMuxConn(s, wsLink{conn}, batcher(w)).run()
+	ch := chWS
+	if r.TLS != nil {
+		ch = chWSS
+	}
+	newMuxConn(s, wsLink{conn}, batcher(w), ch).run()
 }
 
 // muxLink is what a muxConn needs of its transport.
@@ -119,9 +124,9 @@ type muxLink interface {
 	closeNow()
 }
 
-func newMuxConn(s *scope, l muxLink, batch *batchConn) *muxConn {
+func newMuxConn(s *scope, l muxLink, batch *batchConn, ch channel) *muxConn {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &muxConn{e: s.e, link: l, ctx: ctx, cancel: cancel, batch: batch, spawned: make(chan struct{}, maxSpawned)}
+	return &muxConn{e: s.e, link: l, ch: ch, ctx: ctx, cancel: cancel, batch: batch, spawned: make(chan struct{}, maxSpawned)}
 }
 
 // wsLink is the muxLink of a WebSocket: one FutoIn message per WebSocket
@@ -275,6 +280,7 @@ func (l wsLink) next(c *muxConn) *[]byte {
 func (c *muxConn) handle(b *[]byte) {
 	var m pipeline.Request
 	cd, rid, desc, ok := decodeIn(*b, &m)
+	in := inbound{ch: c.ch, size: len(*b)}
 	putBuf(b)
 	if !ok {
 		if isServerRid(rid) {
@@ -292,7 +298,7 @@ func (c *muxConn) handle(b *[]byte) {
 	case m.Rid[0] != 'C':
 		c.respond(c.e.signedError(cd, m.Rid, pipeline.InvalidRequest, `"rid" must start with "C"`, nil))
 	default:
-		c.e.serveIn(c.ctx, cd, &m, c)
+		c.e.serveIn(c.ctx, cd, &m, in, c)
 	}
 }
 

@@ -17,8 +17,11 @@
 // (JSON, MPCK or CBOR) sets the reference's coder option (default JSON).
 //
 // It registers ftnpipe.mac:1.0 (specs/ftnpipe.mac-1.0-iface.json) and makes
-// the calls in CALLS one after the other, printing one JSON line per call on
-// stdout:
+// the calls in CALLS one after the other. With INTEROP_SUITE=checks it
+// registers ftnpipe.check:1.0 instead, with the reference's prodMode (which
+// skips its own request checks, so bad params reach the executor), and
+// makes the calls in CHECK_CALLS. Either way it prints one JSON line per
+// call on stdout:
 //   {"call":"NAME","r":{...}}                       success
 //   {"call":"NAME","e":"ErrorName","edesc":"..."}   failure (edesc may be absent)
 // then exits 0, whatever the calls gave. Exit status 1: the registration
@@ -77,6 +80,17 @@ const CALLS = [
     { name: 'fail', fn: 'fail', p: {} },
 ];
 
+// The calls of INTEROP_SUITE=checks (ftnpipe.check:1.0): the executor
+// must check them against the definition, since prodMode turns the
+// reference invoker's own request checks off.
+const CHECK_CALLS = [
+    { name: 'good', fn: 'add', p: { a: 1, b: 2 } },
+    { name: 'badparam', fn: 'add', p: { a: 'x', b: 2 } },
+    { name: 'missing', fn: 'add', p: { a: 1 } },
+    { name: 'declared', fn: 'fail', p: { name: 'MyError' } },
+    { name: 'undeclared', fn: 'fail', p: { name: 'OtherError' } },
+];
+
 function usage( msg ) {
     process.stderr.write( `client.js: ${msg}\n` +
         'usage: node client.js URL CREDS KEY ALGO (or INTEROP_URL, INTEROP_CREDS, INTEROP_KEY, INTEROP_ALGO)\n' );
@@ -115,7 +129,18 @@ function parseArgs( argv ) {
         options.coder = env.INTEROP_CODER;
     }
 
-    return { url, creds, options };
+    let iface = IFACE;
+    let calls = CALLS;
+
+    if ( env.INTEROP_SUITE === 'checks' ) {
+        iface = 'ftnpipe.check:1.0';
+        calls = CHECK_CALLS;
+        options.prodMode = true;
+    } else if ( env.INTEROP_SUITE && env.INTEROP_SUITE !== 'mac' ) {
+        usage( 'INTEROP_SUITE must be mac or checks' );
+    }
+
+    return { url, creds, options, iface, calls };
 }
 
 function out( obj ) {
@@ -124,7 +149,7 @@ function out( obj ) {
 }
 
 function main() {
-    const { url, creds, options } = parseArgs( process.argv.slice( 2 ) );
+    const { url, creds, options, iface, calls } = parseArgs( process.argv.slice( 2 ) );
 
     setTimeout( () => {
         process.stderr.write( `client.js: not done within ${DEADLINE_MS} ms\n` );
@@ -149,7 +174,7 @@ function main() {
     $as()
         .add(
             ( as ) => {
-                ccm.register( as, 'svc', IFACE, url, creds, options );
+                ccm.register( as, 'svc', iface, url, creds, options );
             },
             ( as, err ) => {
                 const line = { call: 'register', e: err };
@@ -165,7 +190,7 @@ function main() {
         .add( ( as ) => {
             const svc = ccm.iface( 'svc' );
 
-            as.forEach( CALLS, ( as, _i, c ) => {
+            as.forEach( calls, ( as, _i, c ) => {
                 as.add(
                     ( as ) => {
                         svc.call( as, c.fn, c.p );

@@ -123,6 +123,17 @@ func goExecutor(t *testing.T) (*executor.Server, *atomic.Int64) {
 // exit 0.
 func runJSClient(t *testing.T, url, creds, key, algo string, env ...string) []jsLine {
 	t.Helper()
+	names := make([]string, len(jsCalls))
+	for i, c := range jsCalls {
+		names[i] = c.call
+	}
+	return runJSClientCalls(t, names, url, creds, key, algo, env...)
+}
+
+// runJSClientCalls is runJSClient for a suite of client.js whose calls are
+// named names, in order.
+func runJSClientCalls(t *testing.T, names []string, url, creds, key, algo string, env ...string) []jsLine {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "client.js", url, creds, key, algo)
@@ -149,12 +160,12 @@ func runJSClient(t *testing.T, url, creds, key, algo string, env ...string) []js
 		}
 		lines = append(lines, l)
 	}
-	if len(lines) != len(jsCalls) {
-		t.Fatalf("node client.js printed %d lines, want %d:\n%s", len(lines), len(jsCalls), stdout.String())
+	if len(lines) != len(names) {
+		t.Fatalf("node client.js printed %d lines, want %d:\n%s", len(lines), len(names), stdout.String())
 	}
 	for i, l := range lines {
-		if l.Call != jsCalls[i].call {
-			t.Fatalf("line %d is for %q, want %q", i+1, l.Call, jsCalls[i].call)
+		if l.Call != names[i] {
+			t.Fatalf("line %d is for %q, want %q", i+1, l.Call, names[i])
 		}
 	}
 	return lines
