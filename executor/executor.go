@@ -180,6 +180,11 @@ type registry struct {
 type impl struct {
 	minor int
 	funcs map[string]Handler
+	// raw holds the functions of RegisterRaw (raw.go); each also has an
+	// entry in funcs for the transports without raw data.
+	raw    map[string]*RawFunc
+	plain  bool // Register filled it
+	hasRaw bool // RegisterRaw filled it
 }
 
 // Register adds the functions of one interface version. ifacever is
@@ -209,24 +214,7 @@ func (e *Executor) Register(ifacever string, funcs map[string]Handler) error {
 		fs[fn] = h
 	}
 
-	e.regMu.Lock()
-	defer e.regMu.Unlock()
-	old := e.reg.Load()
-	if _, dup := old.ifaces[name][major]; dup {
-		return fmt.Errorf("executor: register %q: %s major %d is already registered", ifacever, name, major)
-	}
-	next := &registry{ifaces: make(map[string]map[int]*impl, len(old.ifaces)+1)}
-	for k, v := range old.ifaces {
-		next.ifaces[k] = v
-	}
-	majors := make(map[int]*impl, len(old.ifaces[name])+1)
-	for k, v := range old.ifaces[name] {
-		majors[k] = v
-	}
-	majors[major] = &impl{minor: minor, funcs: fs}
-	next.ifaces[name] = majors
-	e.reg.Store(next)
-	return nil
+	return e.install(ifacever, name, major, &impl{minor: minor, funcs: fs, plain: true})
 }
 
 // parseVersion parses "MAJOR.MINOR" (decimal digits only).

@@ -100,6 +100,7 @@ func (s *scope) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case isWebSocketUpgrade(r):
 		s.serveWS(w, r)
+	case s.serveMapped(w, r): // {iface}/{ver}/{func} below the endpoint (raw.go)
 	case r.Method == http.MethodPost:
 		s.servePost(w, r)
 	default:
@@ -144,6 +145,10 @@ func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		writeHTTP(w, ctype, e.signedError(cd, rid, pipeline.InvalidRequest, desc, nil))
+		return
+	}
+	if rf := e.rawFunc(m.F); rf != nil { // raw.go
+		s.serveRaw(w, r, cd, ctype, &m, rf, nil)
 		return
 	}
 
