@@ -136,6 +136,20 @@ func (o *RawOutput) start() {
 	o.w.WriteHeader(http.StatusOK)
 }
 
+// Flush sends what was written so far to the peer (starting the output
+// if nothing was written yet).
+func (o *RawOutput) Flush() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.expired {
+		return errors.New("executor: request ended")
+	}
+	if !o.started {
+		o.start()
+	}
+	return o.rc.Flush()
+}
+
 // Started reports whether output has begun (headers sent).
 func (o *RawOutput) Started() bool {
 	o.mu.Lock()
@@ -490,7 +504,8 @@ func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Cod
 		if err != nil {
 			e.report(&req.Request, err)
 		}
-		panic(http.ErrAbortHandler) // cut the body: the peer sees it truncated
+		_ = rc.Flush()              // what was written reaches the peer,
+		panic(http.ErrAbortHandler) // then the body is cut: the peer sees it truncated
 	}
 	name, desc := e.rawError(&req.Request, ctx, body, err)
 	writeHTTP(w, ctype, e.signedError(cd, m.Rid, name, desc, who.key))
