@@ -17,7 +17,9 @@ import (
 // carries one whole FutoIn message and gets the response in the body
 // (always HTTP 200 with a FutoIn content type); a GET with a WebSocket
 // upgrade becomes a multiplexed FutoIn channel that lives until the peer
-// closes it or [Executor.Close] runs; any other request gets 405.
+// closes it or [Executor.Close] runs; a POST or GET to a URL-mapped path
+// ({iface}/{ver}/{func} at the end) is an FTN5 call (see
+// [Executor.RegisterRaw]); any other request gets 405.
 // ServeHTTP is safe for concurrent use.
 func (e *Executor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.base.ServeHTTP(w, r)
