@@ -68,7 +68,7 @@ import (
 // has "rawresult": use [Iface.Download] with a body).
 func (i *Iface) Upload(ctx context.Context, fn string, params map[string]any, body io.Reader) (any, error) {
 	if body == nil {
-		body = http0{}
+		body = emptyBody{}
 	}
 	return i.goRaw(ctx, fn, params, &pipeline.Raw{Body: body, Size: sizeOf(body)}).Wait()
 }
@@ -113,11 +113,11 @@ func (i *Iface) DownloadTo(ctx context.Context, fn string, params map[string]any
 	return res.(int64), nil
 }
 
-// http0 is an empty upload.
-type http0 struct{}
+// emptyBody is an empty upload.
+type emptyBody struct{}
 
-func (http0) Read([]byte) (int, error) { return 0, io.EOF }
-func (http0) Len() int                 { return 0 }
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Len() int                 { return 0 }
 
 // sizeOf is the length of body when it tells it, else -1.
 func sizeOf(body io.Reader) int64 {

@@ -493,7 +493,7 @@ func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Cod
 			}
 			return
 		}
-		rsp := pipeline.Response{R: res}
+		rsp := pipeline.Response{R: res, Rid: m.Rid}
 		if res == nil {
 			rsp.R = emptyMap
 		}

@@ -234,7 +234,10 @@ func (h *RawHTTP) request(ctx context.Context, c *pipeline.Call) (*http.Request,
 	if err != nil {
 		return nil, err
 	}
-	var body io.Reader = struct{ io.Reader }{raw.Body} // hides Close: the caller owns the body
+	body := raw.Body
+	if _, ok := body.(io.Closer); ok {
+		body = struct{ io.Reader }{body} // hides Close: the caller owns the body
+	}
 	if raw.Size == 0 {
 		body = http.NoBody
 	}
