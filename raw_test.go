@@ -450,3 +450,85 @@ func TestRawTLS(t *testing.T) {
 		is.Equal(buf.String(), "TLS")
 	}
 }
+
+// Unregistering the endpoint ends an open download: the next Read fails
+// with CommError, and the executor sees the connection go.
+func TestRawUnregisterEndsDownload(t *testing.T) {
+	is := is.New(t)
+	s := newRawService(t)
+	c := ccm.New()
+	defer c.Close()
+	is.NoErr(c.Register(bg, "raw", "test.raw:1.0", s.url("http")))
+	it, _ := c.Iface("raw")
+	rc, err := it.Download(bg, "slow", nil, nil)
+	is.NoErr(err)
+	defer rc.Close()
+	first := make([]byte, 5)
+	_, err = io.ReadFull(rc, first)
+	is.NoErr(err)
+	is.NoErr(c.Unregister("raw"))
+	_, err = rc.Read(make([]byte, 10))
+	is.True(errors.Is(err, ccm.ErrCommError))
+	is.True(<-s.ended != nil)
+	_, err = it.Download(bg, "fetch", nil, nil)
+	is.True(errors.Is(err, ccm.ErrInvokerError)) // unregistered
+}
+
+// Many raw calls at once, some cancelled at random points (before the
+// call, while waiting, while reading), then Close: every call returns
+// once, with its data or an error, and nothing is left running (goleak
+// in TestMain).
+func TestRawStressCancel(t *testing.T) {
+	s := newRawService(t)
+	c := ccm.New(ccm.MaxConns(4))
+	if err := c.Register(bg, "raw", "test.raw:1.0", s.url("ws")); err != nil {
+		t.Fatal(err)
+	}
+	it, _ := c.Iface("raw")
+	const n = 60
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithCancel(bg)
+			defer cancel()
+			switch i % 4 {
+			case 0:
+				cancel()
+			case 1:
+				time.AfterFunc(time.Duration(i)*100*time.Microsecond, cancel)
+			}
+			if i%2 == 0 {
+				_, err := it.Upload(ctx, "store", nil, bytes.NewReader(pattern(10000)))
+				errs <- err
+				return
+			}
+			rc, err := it.Download(ctx, "fetch", map[string]any{"n": 50000, "chunked": true}, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err == nil && !bytes.Equal(b, pattern(50000)) {
+				err = errors.New("wrong data")
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	c.Close()
+	close(errs)
+	count := 0
+	for err := range errs {
+		count++
+		if err != nil && !errors.Is(err, ccm.ErrTimeout) {
+			t.Errorf("unexpected error: %v", err) // only cancellations may fail
+		}
+	}
+	if count != n {
+		t.Fatalf("%d results, want %d", count, n)
+	}
+}

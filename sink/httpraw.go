@@ -72,8 +72,8 @@ type RawHTTPConfig struct {
 //
 // The call's deadline and context bound the whole exchange, the transfer
 // of an open download included: when either ends, the connection is
-// closed and a read returns the Timeout error. So does closing the
-// endpoint (the stage's lifetime context).
+// closed and a read returns the Timeout error. Closing the endpoint (the
+// stage's lifetime context) closes it too; a read then returns CommError.
 //
 // Run it with MaxConns workers. Call CloseIdle when done.
 type RawHTTP struct {
@@ -192,7 +192,7 @@ func (h *RawHTTP) exchange(life context.Context, c *pipeline.Call) {
 	rsp, err := h.client.Do(req)
 	c.DetachFrame()
 	if err != nil {
-		h.cfg.Fail(c, transportError(err, life))
+		h.cfg.Fail(c, exchangeError(err, life, c))
 		return
 	}
 	ct := rsp.Header.Get("Content-Type")
@@ -208,9 +208,9 @@ func (h *RawHTTP) exchange(life context.Context, c *pipeline.Call) {
 		rsp.Body.Close()
 		h.cfg.Fail(c, pipeline.Errorf(pipeline.CommError, "raw result of %s exceeds %d bytes (Content-Length %d)", c.Req.F, raw.MaxResult, rsp.ContentLength))
 	case raw.To != nil:
-		h.copyTo(ctx, c, rsp)
+		h.copyTo(life, ctx, c, rsp)
 	default:
-		s := &rawStream{ctx: ctx, body: rsp.Body, limit: raw.MaxResult, f: c.Req.F, cancel: func() { stop(); cancel() }}
+		s := &rawStream{life: life, ctx: ctx, body: rsp.Body, limit: raw.MaxResult, f: c.Req.F, cancel: func() { stop(); cancel() }}
 		handedOver = true
 		if !c.Complete(s, nil) {
 			s.Close() // the call ended first (deadline, cancel): nobody reads it
@@ -306,7 +306,7 @@ func (h *RawHTTP) message(life context.Context, c *pipeline.Call, rsp *http.Resp
 	body, err := io.ReadAll(io.LimitReader(rsp.Body, h.cfg.MaxResponse+1))
 	switch {
 	case err != nil:
-		h.cfg.Fail(c, transportError(err, life))
+		h.cfg.Fail(c, exchangeError(err, life, c))
 	case int64(len(body)) > h.cfg.MaxResponse:
 		h.cfg.Fail(c, pipeline.Errorf(pipeline.CommError, "response exceeds %d bytes", h.cfg.MaxResponse))
 	case len(body) == 0:
@@ -328,15 +328,27 @@ func (h *RawHTTP) unexpected(life context.Context, c *pipeline.Call, rsp *http.R
 	case n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
 		c.Complete(nil, nil)
 	case n == 0:
-		h.cfg.Fail(c, transportError(err, life))
+		h.cfg.Fail(c, exchangeError(err, life, c))
 	default:
 		c.Complete(nil, pipeline.Errorf(pipeline.InternalError, "raw result not expected: %s answered with %q data", c.Req.F, rsp.Header.Get("Content-Type")))
 	}
 }
 
+// exchangeError names a failed exchange: the caller's cancellation wins
+// over the transport's view of it (which sees only "context canceled"),
+// so a cancelled call fails with Timeout whoever completes it first.
+func exchangeError(err error, life context.Context, c *pipeline.Call) error {
+	if life.Err() == nil {
+		if cerr := c.Context().Err(); cerr != nil {
+			return cerr
+		}
+	}
+	return transportError(err, life)
+}
+
 // copyTo copies a raw result into c.Raw.To.
-func (h *RawHTTP) copyTo(ctx context.Context, c *pipeline.Call, rsp *http.Response) {
-	s := &rawStream{ctx: ctx, body: rsp.Body, limit: c.Raw.MaxResult, f: c.Req.F}
+func (h *RawHTTP) copyTo(life, ctx context.Context, c *pipeline.Call, rsp *http.Response) {
+	s := &rawStream{life: life, ctx: ctx, body: rsp.Body, limit: c.Raw.MaxResult, f: c.Req.F}
 	defer s.Close()
 	n, err := io.Copy(c.Raw.To, s)
 	switch {
@@ -352,6 +364,7 @@ func (h *RawHTTP) copyTo(ctx context.Context, c *pipeline.Call, rsp *http.Respon
 // rawStream is the body of a raw result as the caller reads it: bounded,
 // with FutoIn errors, and closing it ends the exchange (its context).
 type rawStream struct {
+	life   context.Context // the stage's: ends when the endpoint closes
 	ctx    context.Context
 	body   io.ReadCloser
 	limit  int64 // 0: none
@@ -363,8 +376,9 @@ type rawStream struct {
 }
 
 // Read reads the raw result. Errors are *pipeline.Error: Timeout when the
-// call's deadline or context ended, CommError when the connection failed
-// or the result is truncated or larger than the limit.
+// call's deadline or context ended, CommError when the endpoint closed,
+// the connection failed or the result is truncated or larger than the
+// limit.
 func (s *rawStream) Read(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
@@ -381,6 +395,8 @@ func (s *rawStream) Read(p []byte) (int, error) {
 	switch {
 	case err == nil || err == io.EOF:
 		return n, err
+	case s.life.Err() != nil:
+		s.err = pipeline.Errorf(pipeline.CommError, "endpoint closed while reading the raw result of %s", s.f)
 	case s.ctx.Err() != nil:
 		s.err = pipeline.AsError(s.ctx.Err(), pipeline.Timeout)
 	default:
