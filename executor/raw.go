@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ftnpipe/ccm/codec"
@@ -74,9 +75,9 @@ type RawHandler func(ctx context.Context, req *RawRequest, out *RawOutput) (any,
 type RawOutput struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
-	mu      sync.Mutex
-	started bool
-	expired bool
+	mu      sync.Mutex  // serialises writes and the settings
+	started atomic.Bool // headers sent
+	expired atomic.Bool // the request ended: writes fail
 	ctype   string
 	length  int64
 	n       int64
@@ -110,10 +111,10 @@ func (o *RawOutput) SetContentLength(n int64) {
 func (o *RawOutput) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.expired {
-		return 0, errors.New("executor: request ended")
+	if o.expired.Load() {
+		return 0, errRequestEnded
 	}
-	if !o.started {
+	if !o.started.Load() {
 		o.start()
 	}
 	n, err := o.w.Write(p)
@@ -123,7 +124,10 @@ func (o *RawOutput) Write(p []byte) (int, error) {
 
 // start sends the headers; o.mu is held.
 func (o *RawOutput) start() {
-	o.started = true
+	o.started.Store(true)
+	if o.expired.Load() { // expire ran before started was set: cut writes now
+		_ = o.rc.SetWriteDeadline(time.Now())
+	}
 	h := o.w.Header()
 	ct := o.ctype
 	if ct == "" {
@@ -141,29 +145,25 @@ func (o *RawOutput) start() {
 func (o *RawOutput) Flush() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.expired {
-		return errors.New("executor: request ended")
+	if o.expired.Load() {
+		return errRequestEnded
 	}
-	if !o.started {
+	if !o.started.Load() {
 		o.start()
 	}
 	return o.rc.Flush()
 }
 
 // Started reports whether output has begun (headers sent).
-func (o *RawOutput) Started() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.started
-}
+func (o *RawOutput) Started() bool { return o.started.Load() }
 
-// expire ends output: later writes fail, a write in progress is cut.
+var errRequestEnded = errors.New("executor: request ended")
+
+// expire ends output: later writes fail, a write in progress is cut (it
+// may hold mu while it waits for a slow peer, so expire does not take it).
 func (o *RawOutput) expire() {
-	o.mu.Lock()
-	o.expired = true
-	started := o.started
-	o.mu.Unlock()
-	if started {
+	o.expired.Store(true)
+	if o.started.Load() {
 		_ = o.rc.SetWriteDeadline(time.Now())
 	}
 }

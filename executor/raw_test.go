@@ -173,3 +173,37 @@ func doRaw(t *testing.T, req *http.Request) (string, string) {
 	is.Equal(rsp.StatusCode, http.StatusOK)
 	return rsp.Header.Get("Content-Type"), string(b)
 }
+
+// A raw result to a peer that does not read: when the function's Timeout
+// passes, the blocked Write fails, the handler returns, and the peer sees
+// the body cut.
+func TestRawResultSlowPeer(t *testing.T) {
+	is := is.New(t)
+	done := make(chan error, 1)
+	ex := executor.New()
+	is.NoErr(ex.RegisterRaw("slow.peer:1.0", map[string]executor.RawFunc{
+		"flood": {Result: true, Timeout: 300 * time.Millisecond, Handler: func(_ context.Context, _ *executor.RawRequest, out *executor.RawOutput) (any, error) {
+			chunk := make([]byte, 64<<10)
+			for i := 0; i < 16<<10; i++ { // at most 1 GiB
+				if _, err := out.Write(chunk); err != nil {
+					done <- err
+					return nil, err
+				}
+			}
+			done <- nil
+			return nil, nil
+		}},
+	}))
+	srv := listen(t, ex)
+	rsp, err := http.Get(srv.HTTPURL() + "slow.peer/1.0/flood")
+	is.NoErr(err)
+	defer rsp.Body.Close()
+	select {
+	case err := <-done:
+		is.True(err != nil) // the write was cut
+	case <-time.After(30 * time.Second):
+		t.Fatal("the handler's write was never cut")
+	}
+	_, err = io.Copy(io.Discard, rsp.Body)
+	is.True(err != nil) // truncated body
+}
