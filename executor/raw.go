@@ -181,6 +181,9 @@ func (o *RawOutput) expire() {
 // WebSocket, TCP, UNIX and in process a Result function is answered
 // InvalidRequest; a function with Upload only runs with a nil Body.
 //
+// A URL-mapped POST with an empty body (Content-Length: 0) to a function
+// without Upload is taken as a GET.
+//
 // Params of URL-mapped requests are the query's strings as they are: the
 // Executor has no spec to convert "1" to a number (HTTP.md §3 converts by
 // declared type), so a handler converts what it needs; a key given twice
@@ -357,7 +360,11 @@ func (s *scope) serveMapped(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method == http.MethodPost {
 		upload = r.Body
 	}
-	if rf := s.e.rawFunc(f); rf != nil {
+	rf := s.e.rawFunc(f)
+	if r.ContentLength == 0 && (rf == nil || !rf.Upload) {
+		upload = nil // an empty POST to a function without uploads: as a GET
+	}
+	if rf != nil {
 		s.serveRaw(w, r, codec.JSON, ctype, &m, rf, upload)
 		return true
 	}

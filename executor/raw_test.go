@@ -103,6 +103,12 @@ func TestRawURLMapped(t *testing.T) {
 	is.Equal(r.Msg["e"], "InvalidRequest") // no raw upload to a plain function
 	r = post(t, base+"get", "x")
 	is.Equal(r.Msg["e"], "InvalidRequest") // nor to a raw one without Upload
+	req, _ = http.NewRequest(http.MethodPost, base+"get", http.NoBody)
+	ct, body := doRaw(t, req)
+	is.Equal(body, "raw:get") // an empty POST is a GET
+	is.Equal(ct, "application/octet-stream")
+	r = post(t, base+"put", "")
+	is.Equal(r.Msg["r"].(map[string]any)["body"], "") // an empty upload to an Upload function
 	r = post(t, srv.HTTPURL()+"ftn/test.svc/1.10/nothere", "x")
 	is.Equal(r.Msg["e"], "NotImplemented")
 	r = post(t, srv.HTTPURL()+"ftn/test.svc/2.0/put", "x")
@@ -115,7 +121,7 @@ func TestRawURLMapped(t *testing.T) {
 	is.Equal(r.Msg["r"], map[string]any{"msg": "hi"})
 
 	get, _ = http.NewRequest(http.MethodGet, base+"get", nil)
-	ct, body := doRaw(t, get)
+	ct, body = doRaw(t, get)
 	is.Equal(body, "raw:get")
 	is.Equal(ct, "application/octet-stream")
 
