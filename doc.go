@@ -38,6 +38,15 @@
 // No socket, no encoding, no rid; the handler runs on one of the
 // endpoint's goroutines, never on the caller's (INVOKER.md §9).
 //
+// Raw data calls (FTN5: [Iface.Upload], [Iface.Download],
+// [Iface.DownloadTo]) have a pipeline of their own per endpoint, always
+// over HTTP, also for ws:// and wss:// endpoints:
+//
+//	Upload/Download ─► await ─► [sign] ─► encode (no upload only) ─► transmit: one HTTP exchange
+//
+// See raw.go's doc for the wire form and the choices (no retry, no MAC,
+// credentials in an Authorization header, size bounds).
+//
 // # Guarantees
 //
 // Every call completes exactly once, with a result or an [*Error], whatever

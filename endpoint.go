@@ -32,6 +32,7 @@ type endpoint struct {
 	mux    *stage.Mux
 	retry  *stage.Retry
 	http   *sink.HTTP
+	raw    rawLane // raw data calls (raw.go)
 }
 
 // parseEndpoint checks an endpoint URL. Errors never repeat the URL's user
@@ -294,4 +295,5 @@ func (ep *endpoint) close() {
 	if p != nil {
 		_ = p.Close()
 	}
+	ep.closeRaw()
 }

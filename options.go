@@ -11,21 +11,22 @@ import (
 // config is what options set. The CCM holds the defaults; Register copies
 // them and applies its own options on top.
 type config struct {
-	callTimeout time.Duration
-	timeoutSet  bool // CallTimeout was given (in-process endpoints use it only then)
-	retryCount  int
-	maxConns    int
-	maxMessage  int
-	dialTimeout time.Duration
-	tls         *tls.Config
-	creds       string
-	hasCreds    bool
-	macKey      []byte
-	macKeyErr   error
-	macAlgo     string
-	hasMACKey   bool
-	unsignedOK  bool
-	coder       string
+	callTimeout  time.Duration
+	timeoutSet   bool // CallTimeout was given (in-process endpoints use it only then)
+	retryCount   int
+	maxConns     int
+	maxMessage   int
+	dialTimeout  time.Duration
+	tls          *tls.Config
+	creds        string
+	hasCreds     bool
+	macKey       []byte
+	macKeyErr    error
+	macAlgo      string
+	hasMACKey    bool
+	unsignedOK   bool
+	coder        string
+	maxRawResult int64 // MaxRawResult (raw.go); 0: none
 }
 
 func defaultConfig() config {

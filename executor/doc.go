@@ -27,8 +27,7 @@
 // BiDirectChannel) and each function's seclvl are enforced, a function
 // without a result answers only with "forcersp", and the function's
 // maxreqsize/maxrspsize apply. An interface registered without a
-// definition is served unchecked, as described below. There is no
-// URL-mapped GET or raw upload/download yet.
+// definition is served unchecked, as described below.
 //
 // # Channels and security levels
 //
@@ -44,6 +43,16 @@
 // obf.lid at level obf.slvl (an unknown level is Anonymous); anyone
 // else's obf is ignored. A function's unknown seclvl name counts as the
 // highest level (FTN3).
+//
+// Raw data (FTN5): functions registered with [Executor.RegisterRaw] take a
+// raw upload and/or answer with raw bytes, over HTTP: URL-mapped requests
+// ({endpoint}/{iface}/{ver}/{func}[/{sec}]?{params}; POST carries the
+// upload, GET none) and message POSTs. A path is URL-mapped when it ends
+// in a valid interface name, MAJOR.MINOR and function name (plus an
+// optional sec segment); the Executor does not need to know where it is
+// mounted. See RegisterRaw for the choices (params stay strings, limits,
+// timeouts, cut connections). Raw transfers are not checked against
+// definitions yet.
 //
 // # Wire behaviour
 //
@@ -70,7 +79,8 @@
 //     HTTP 200 with the codec's application/futoin+X type, or the
 //     application/vnd.futoin+X form when the request's Content-Type or
 //     Accept used the vnd form. WebSocket replies are binary frames. Any
-//     method other than POST (and a WebSocket GET) gets 405.
+//     method other than POST (and a WebSocket GET, or a GET of a
+//     URL-mapped path) gets 405.
 //   - Malformed messages: InvalidRequest, with the rid when one could
 //     still be read from the message, else without.
 //   - TCP and UNIX streams behave as WebSocket connections (rid rules,

@@ -218,6 +218,11 @@ type impl struct {
 	spec  *spec.Iface // nil: calls are not checked
 	of    string      // the "iface:MAJOR.MINOR" registered, for messages
 	cons  constraints // of spec
+	// raw holds the functions of RegisterRaw (raw.go); each also has an
+	// entry in funcs for the transports without raw data.
+	raw    map[string]*RawFunc
+	plain  bool // Register filled it
+	hasRaw bool // RegisterRaw filled it
 }
 
 // Register adds the functions of one interface version. ifacever is
@@ -265,10 +270,17 @@ func (e *Executor) register(ifacever string, funcs map[string]Handler, sp *spec.
 	// A definition's ancestors are served by the same implementation
 	// (EXECUTOR.md §12: a call addressed to a base interface is governed
 	// by the derived one's definition), each up to its own minor.
-	type entry struct {
-		name         string
-		major, minor int
+	im := &impl{minor: minor, funcs: fs, spec: sp, of: ifacever, plain: true}
+	if sp != nil {
+		im.cons = constraintsOf(sp)
 	}
+	return e.install(ifacever, servedAs(name, major, minor, sp), im)
+}
+
+// servedAs lists the interface versions an implementation of
+// name:major.minor with definition sp serves: itself first, then the
+// ancestors of sp.
+func servedAs(name string, major, minor int, sp *spec.Iface) []entry {
 	entries := []entry{{name, major, minor}}
 	if sp != nil {
 		for _, iv := range sp.Inherits() {
@@ -280,18 +292,38 @@ func (e *Executor) register(ifacever string, funcs map[string]Handler, sp *spec.
 			entries = append(entries, entry{n, a, b})
 		}
 	}
-	im := &impl{minor: minor, funcs: fs, spec: sp, of: ifacever}
-	if sp != nil {
-		im.cons = constraintsOf(sp)
-	}
+	return entries
+}
 
+// entry is one interface version an implementation serves.
+type entry struct {
+	name         string
+	major, minor int
+}
+
+// install adds im as the implementation of every entry (the first is its
+// own version, the others the ancestors of its definition). The first may
+// already hold an implementation of the other kind (Register's plain
+// functions, RegisterRaw's raw ones) of the same version: the two are
+// merged. Any other implementation already there is an error.
+func (e *Executor) install(ifacever string, entries []entry, im *impl) error {
 	e.regMu.Lock()
 	defer e.regMu.Unlock()
 	old := e.reg.Load()
-	for _, en := range entries {
-		if prev, dup := old.ifaces[en.name][en.major]; dup {
-			return fmt.Errorf("executor: register %q: %s major %d is already registered (by %q)", ifacever, en.name, en.major, prev.of)
+	for i, en := range entries {
+		prev, dup := old.ifaces[en.name][en.major]
+		if !dup {
+			continue
 		}
+		if i == 0 && prev.minor == im.minor && prev.hasRaw != im.hasRaw && prev.plain != im.plain {
+			merged, err := mergeImpl(ifacever, prev, im)
+			if err != nil {
+				return err
+			}
+			im = merged
+			continue
+		}
+		return fmt.Errorf("executor: register %q: %s major %d is already registered (by %q)", ifacever, en.name, en.major, prev.of)
 	}
 	next := &registry{ifaces: make(map[string]map[int]*impl, len(old.ifaces)+len(entries))}
 	for k, v := range old.ifaces {
@@ -313,6 +345,28 @@ func (e *Executor) register(ifacever string, funcs map[string]Handler, sp *spec.
 	}
 	e.reg.Store(next)
 	return nil
+}
+
+// mergeImpl joins a plain and a raw implementation of one version.
+func mergeImpl(ifacever string, prev, im *impl) (*impl, error) {
+	merged := *im
+	merged.funcs = make(map[string]Handler, len(prev.funcs)+len(im.funcs))
+	merged.plain, merged.hasRaw = true, true
+	if prev.hasRaw {
+		merged.raw = prev.raw
+	}
+	if merged.spec == nil {
+		merged.spec, merged.cons = prev.spec, prev.cons
+	}
+	for _, src := range []map[string]Handler{prev.funcs, im.funcs} {
+		for fn, h := range src {
+			if _, dup := merged.funcs[fn]; dup {
+				return nil, fmt.Errorf("executor: register %q: function %q is registered both plain and raw", ifacever, fn)
+			}
+			merged.funcs[fn] = h
+		}
+	}
+	return &merged, nil
 }
 
 // parseVersion parses "MAJOR.MINOR" (decimal digits only).

@@ -17,7 +17,9 @@ import (
 // carries one whole FutoIn message and gets the response in the body
 // (always HTTP 200 with a FutoIn content type); a GET with a WebSocket
 // upgrade becomes a multiplexed FutoIn channel that lives until the peer
-// closes it or [Executor.Close] runs; any other request gets 405.
+// closes it or [Executor.Close] runs; a POST or GET to a URL-mapped path
+// ({iface}/{ver}/{func} at the end) is an FTN5 call (see
+// [Executor.RegisterRaw]); any other request gets 405.
 // ServeHTTP is safe for concurrent use.
 func (e *Executor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.base.ServeHTTP(w, r)
@@ -100,6 +102,7 @@ func (s *scope) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case isWebSocketUpgrade(r):
 		s.serveWS(w, r)
+	case s.serveMapped(w, r): // {iface}/{ver}/{func} below the endpoint (raw.go)
 	case r.Method == http.MethodPost:
 		s.servePost(w, r)
 	default:
@@ -148,6 +151,10 @@ func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		writeHTTP(w, ctype, e.signedError(cd, rid, pipeline.InvalidRequest, desc, nil))
+		return
+	}
+	if rf := e.rawFunc(m.F); rf != nil { // raw.go
+		s.serveRaw(w, r, cd, ctype, &m, rf, nil)
 		return
 	}
 

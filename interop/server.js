@@ -23,6 +23,8 @@
 //   ftnpipe.secure:1.0  authenticated users only: whoami, echo
 //   ftnpipe.mac:1.0     authenticated users only: whoami, echo, add, mirror,
 //                       fail (meant for MAC-signed calls)
+//   ftnpipe.raw:1.0     AllowAnonymous: FTN5 raw data: upload (rawupload),
+//                       download (rawresult), upper (both), failRaw
 //   ftnpipe.bin:1.0     AllowAnonymous + BinaryData: reverse, fail (raw bytes
 //                       in "data" params and results, for the MessagePack
 //                       and CBOR coders; the reference detects the coder
@@ -312,6 +314,75 @@ const binImpl = {
     },
 };
 
+// readAll collects a raw upload, then calls done( Buffer ).
+function readAll( as, inp, done ) {
+    as.add( ( as ) => {
+        const chunks = [];
+        as.waitExternal();
+        inp.on( 'data', ( c ) => chunks.push( c ) );
+        inp.on( 'end', () => {
+            try {
+                done( as, Buffer.concat( chunks ) );
+            } catch ( e ) {
+                // as is finished already
+            }
+        } );
+        inp.on( 'error', () => {
+            try {
+                as.error( 'InvalidRequest', 'upload failed' );
+            } catch ( e ) {
+                // as is finished already
+            }
+        } );
+    } );
+}
+
+// pattern returns n bytes of the alphabet, over and over.
+function pattern( n ) {
+    const b = Buffer.alloc( n );
+
+    for ( let i = 0; i < n; ++i ) {
+        b[i] = 97 + ( i % 26 );
+    }
+
+    return b;
+}
+
+// ftnpipe.raw:1.0 (FTN5 raw data). The executor converts the query strings
+// of a URL-mapped request to the declared types first.
+const rawImpl = {
+    upload( as, reqinfo ) {
+        const p = reqinfo.params();
+        readAll( as, reqinfo.rawInput(), ( as, body ) => as.success( {
+            len: body.length,
+            body: body.toString( 'utf8' ),
+            name: p.name,
+            count: p.count + 1,
+            x: String( p.meta.x ),
+            seclvl: String( reqinfo.info.SECURITY_LEVEL ),
+        } ) );
+    },
+
+    download( as, reqinfo ) {
+        const out = reqinfo.rawOutput();
+        out.setHeader( 'Content-Type', 'text/plain' );
+        out.write( pattern( reqinfo.params().n ) );
+    },
+
+    upper( as, reqinfo ) {
+        readAll( as, reqinfo.rawInput(), ( as, body ) => {
+            const out = reqinfo.rawOutput();
+            out.setHeader( 'Content-Type', 'application/octet-stream' );
+            out.write( Buffer.from( body.toString( 'latin1' ).toUpperCase(), 'latin1' ) );
+            as.success();
+        } );
+    },
+
+    failRaw( as, _reqinfo ) {
+        as.error( 'MyError', 'no raw data today' );
+    },
+};
+
 // ftnpipe.secure:1.0
 const secureImpl = {
     whoami,
@@ -431,6 +502,7 @@ function main() {
                 executor.register( as, 'ftnpipe.secure:1.0', secureImpl );
                 executor.register( as, 'ftnpipe.mac:1.0', macImpl );
                 executor.register( as, 'ftnpipe.bin:1.0', binImpl );
+                executor.register( as, 'ftnpipe.raw:1.0', rawImpl );
 
                 as.add( ( as ) => {
                     as.waitExternal();

@@ -47,6 +47,8 @@ type Call struct {
 	Sent atomic.Bool
 	// Rsp is the decoded response envelope, set by the sink.
 	Rsp Response
+	// Raw, when not nil, makes this a raw data call (FTN5): see [Raw].
+	Raw *Raw
 	// Scratch is a per-call slot for the stage that owns the call; the
 	// pipeline never reads it.
 	Scratch any
