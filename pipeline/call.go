@@ -15,7 +15,9 @@ type Cleanup interface {
 	Cleanup(c *Call)
 }
 
-const maxCleanups = 3
+// maxCleanups bounds the cleanups one call can carry: await, throttle,
+// mux and retry each register one.
+const maxCleanups = 4
 
 // Call is one invocation travelling through a pipeline. It is always passed
 // as *Call and never copied. Its exported fields are written by the stage
@@ -110,7 +112,7 @@ func (c *Call) Complete(res any, err error) bool {
 
 // AddCleanup registers cl to run once when the call completes; if the call
 // has already completed it runs at once, in the caller's goroutine. At most
-// three cleanups can be registered; AddCleanup panics beyond that (a wiring
+// four cleanups can be registered; AddCleanup panics beyond that (a wiring
 // bug, not a run-time condition).
 func (c *Call) AddCleanup(cl Cleanup) {
 	c.mu.Lock()
