@@ -63,7 +63,7 @@ func G(name string, g Gate) Step { return Step{name: name, g: g} }
 type resumeLane struct {
 	mu      sync.Mutex
 	calls   []resumed
-	stopped *Error // set once the worker is gone: what later pushes get
+	stopped *Error        // set once the worker is gone: what later pushes get
 	wake    chan struct{} // 1-buffered: a pending wake-up
 }
 

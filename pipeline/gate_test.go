@@ -261,6 +261,6 @@ func TestGatePanicInResumedStep(t *testing.T) {
 	is.Equal(pipeline.NameOf(err), pipeline.InvokerError)
 	_, err = wait(t, behind)
 	is.Equal(pipeline.NameOf(err), pipeline.InvokerError) // failed, not lost
-	defer func() { is.True(recover() != nil) }()           // Close re-panics
+	defer func() { is.True(recover() != nil) }()          // Close re-panics
 	_ = p.Close()
 }
