@@ -67,7 +67,7 @@ func BenchmarkCall(b *testing.B) {
 		if scheme == "http" {
 			url = s.srv.HTTPURL()
 		}
-		c := ccm.New(ccm.MaxConns(64))
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.MaxConns(64))
 		if err := c.Register(bg, "svc", "test.svc:1.0", url); err != nil {
 			b.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func BenchmarkCallMAC(b *testing.B) {
 		{"plain", nil},
 		{"smac-HS256", []ccm.RegisterOption{ccm.Credentials("-smac:svc"), ccm.MACKeyBase64(testKeyB64, "HS256")}},
 	} {
-		c := ccm.New()
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 		if err := c.Register(bg, "svc", "bench.echo:1.0", srv.WSURL(), tc.opts...); err != nil {
 			b.Fatal(err)
 		}

@@ -113,7 +113,7 @@ func TestCallResults(t *testing.T) {
 	for scheme, url := range schemes(s) {
 		t.Run(scheme, func(t *testing.T) {
 			is := is.New(t)
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			it := register(t, c, url, ccm.Credentials("alice:pa:ss"))
 
@@ -145,7 +145,7 @@ func TestCallRemoteErrors(t *testing.T) {
 	for scheme, url := range schemes(s) {
 		t.Run(scheme, func(t *testing.T) {
 			is := is.New(t)
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			it := register(t, c, url, ccm.Credentials("alice:pa:ss"))
 
@@ -184,7 +184,7 @@ func TestCallTimeouts(t *testing.T) {
 	for scheme, url := range schemes(s) {
 		t.Run(scheme, func(t *testing.T) {
 			is := is.New(t)
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			it := register(t, c, url, ccm.CallTimeout(50*time.Millisecond))
 
@@ -229,7 +229,7 @@ func TestConnectError(t *testing.T) {
 	for _, scheme := range []string{"ws", "http"} {
 		t.Run(scheme, func(t *testing.T) {
 			is := is.New(t)
-			c := ccm.New(ccm.CallTimeout(time.Hour))
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.CallTimeout(time.Hour))
 			defer c.Close()
 			it := register(t, c, scheme+"://"+addr+"/ftn")
 			for i := 0; i < 3; i++ { // and the next call dials again
@@ -245,7 +245,7 @@ func TestWebSocketMultiplexes(t *testing.T) {
 	is := is.New(t)
 	s := newService(t)
 	px := newProxy(t, s.srv.Addr().String())
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(t, c, "ws://"+px.addr()+"/")
 	const n = 300
@@ -296,7 +296,7 @@ func TestHTTPKeepAlivePool(t *testing.T) {
 	is := is.New(t)
 	s := newService(t)
 	px := newProxy(t, s.srv.Addr().String())
-	c := ccm.New(ccm.MaxConns(4))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.MaxConns(4))
 	defer c.Close()
 	it := register(t, c, "http://"+px.addr()+"/")
 	var wg sync.WaitGroup
@@ -346,7 +346,7 @@ func TestHTTPNonFutoInReplies(t *testing.T) {
 			is := is.New(t)
 			srv := httptest.NewServer(h)
 			defer srv.Close()
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			it := register(t, c, srv.URL+"/ftn", ccm.RetryCount(0))
 			res, err := it.Call(bg, "f", nil)
@@ -369,7 +369,7 @@ func TestHTTPAcceptsVndType(t *testing.T) {
 		_, _ = w.Write([]byte(`{"r":{"ok":1}}`))
 	}))
 	defer srv.Close()
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(t, c, srv.URL)
 	res, err := it.Call(bg, "f", nil)
@@ -385,7 +385,7 @@ func TestUnregisterAndCloseCompleteInFlight(t *testing.T) {
 		for scheme, url := range schemes(s) {
 			t.Run(how+"/"+scheme, func(t *testing.T) {
 				is := is.New(t)
-				c := ccm.New()
+				c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 				defer c.Close()
 				it := register(t, c, url, ccm.RetryCount(0))
 				call := it.Go(bg, "wait", nil, nil)
@@ -410,7 +410,7 @@ func TestUnregisterAndCloseCompleteInFlight(t *testing.T) {
 func callThenCut(t *testing.T, retries int) (*service, *proxy, *ccm.Iface, *ccm.Call) {
 	s := newService(t)
 	px := newProxy(t, s.srv.Addr().String())
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 	t.Cleanup(func() { c.Close() })
 	it := register(t, c, "ws://"+px.addr()+"/", ccm.RetryCount(retries))
 	call := it.Go(bg, "wait", nil, nil)

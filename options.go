@@ -24,6 +24,7 @@ type config struct {
 	macAlgo     string
 	hasMACKey   bool
 	unsignedOK  bool
+	limitZone   string // "": the default for the endpoint's kind
 }
 
 func defaultConfig() config {
@@ -155,4 +156,14 @@ func MACKeyBase64(b64, algo string) RegisterOption {
 // response to a signed request is a SecurityError.
 func AcceptUnsignedErrors() RegisterOption {
 	return registerOption(func(c *config) { c.unsignedOK = true })
+}
+
+// LimitZone makes calls go through the named limit zone (see
+// [CCM.LimitZone]). Given to [New] it is the default for every endpoint;
+// given to [CCM.Register] it applies to that endpoint. Without it, external
+// endpoints (http, https, ws, wss) use the zone "default" (8 calls at once,
+// 32 waiting, 10 calls per second) and in-process ones "unlimited". A zone
+// that does not exist when Register runs is an InvokerError there.
+func LimitZone(name string) Option {
+	return option(func(c *config) { c.limitZone = name })
 }
