@@ -132,3 +132,37 @@ func callParallel(b *testing.B, it *ccm.Iface, params map[string]any) {
 		}
 	})
 }
+
+// BenchmarkCallZone compares ws calls through a generous limit zone (a
+// place and a token always free: the throttle's fast path) with the zone
+// "unlimited" (no throttle step), in the same run.
+func BenchmarkCallZone(b *testing.B) {
+	s := newService(b)
+	for _, tc := range []struct {
+		name string
+		zone string
+	}{
+		{"unlimited", ccm.ZoneUnlimited},
+		{"limited", "generous"},
+	} {
+		c := ccm.New(ccm.LimitZone(tc.zone))
+		if err := c.LimitZone("generous", ccm.Limits{Concurrent: 1 << 20, MaxQueue: 1024, Rate: 1 << 30}); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Register(bg, "svc", "test.svc:1.0", s.srv.WSURL()); err != nil {
+			b.Fatal(err)
+		}
+		it, _ := c.Iface("svc")
+		params := map[string]any{"msg": "0123456789abcdef"}
+		b.Run(tc.name+"/seq", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := it.Call(bg, "echo", params); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tc.name+"/parallel", func(b *testing.B) { callParallel(b, it, params) })
+		c.Close()
+	}
+}
