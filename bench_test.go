@@ -3,6 +3,7 @@ package ccm_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	ccm "github.com/ftnpipe/ccm"
 	"github.com/ftnpipe/ccm/codec"
@@ -146,7 +147,7 @@ func BenchmarkCallZone(b *testing.B) {
 		{"limited", "generous"},
 	} {
 		c := ccm.New(ccm.LimitZone(tc.zone))
-		if err := c.LimitZone("generous", ccm.Limits{Concurrent: 1 << 20, MaxQueue: 1024, Rate: 1 << 30}); err != nil {
+		if err := c.LimitZone("generous", ccm.Limits{Concurrent: 1 << 20, MaxQueue: 1024, Rate: 1 << 30, Period: time.Hour}); err != nil {
 			b.Fatal(err)
 		}
 		if err := c.Register(bg, "svc", "test.svc:1.0", s.srv.WSURL()); err != nil {

@@ -3,6 +3,7 @@ package stage_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/ftnpipe/ccm/codec"
 	"github.com/ftnpipe/ccm/pipeline"
@@ -71,7 +72,7 @@ func BenchmarkZoneAdmit(b *testing.B) {
 	}{
 		{"none", nil},
 		{"concurrent", &stage.Limits{Concurrent: 1 << 20, MaxQueue: 32}},
-		{"concurrent+rate", &stage.Limits{Concurrent: 1 << 20, MaxQueue: 32, Rate: 1 << 30}},
+		{"concurrent+rate", &stage.Limits{Concurrent: 1 << 20, MaxQueue: 32, Rate: 1 << 30, Period: time.Hour}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var z *stage.Zone

@@ -19,7 +19,8 @@ type Limits struct {
 	// place; one more is rejected at once with DefenseRejected. 0: none
 	// waits (a call that finds no place is rejected).
 	MaxQueue int
-	// Rate is the number of calls admitted per Period. 0: no rate limit.
+	// Rate is the number of calls admitted per Period. 0: no rate limit
+	// (nor is there one when Period/Rate is under a nanosecond).
 	Rate int
 	// Period is the window Rate applies to. 0: one second.
 	Period time.Duration
