@@ -3,6 +3,7 @@ package ccm_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	ccm "github.com/ftnpipe/ccm"
 	"github.com/ftnpipe/ccm/codec"
@@ -86,7 +87,7 @@ func BenchmarkCall(b *testing.B) {
 	urls := streamURLs(b, s)
 	urls["ws"], urls["http"] = s.srv.WSURL(), s.srv.HTTPURL()
 	for _, scheme := range []string{"ws", "http", "tcp", "unix", "local"} {
-		c := ccm.New(ccm.MaxConns(64))
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.MaxConns(64))
 		var err error
 		if scheme == "local" {
 			err = c.RegisterLocal(bg, "svc", "test.svc:1.0", s.ex)
@@ -133,7 +134,7 @@ func BenchmarkCallMAC(b *testing.B) {
 		{"plain", nil},
 		{"smac-HS256", []ccm.RegisterOption{ccm.Credentials("-smac:svc"), ccm.MACKeyBase64(testKeyB64, "HS256")}},
 	} {
-		c := ccm.New()
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 		if err := c.Register(bg, "svc", "bench.echo:1.0", srv.WSURL(), tc.opts...); err != nil {
 			b.Fatal(err)
 		}
@@ -209,4 +210,38 @@ func BenchmarkLocalCall(b *testing.B) {
 		}
 	})
 	b.Run("parallel", func(b *testing.B) { callParallel(b, it, params) })
+}
+
+// BenchmarkCallZone compares ws calls through a generous limit zone (a
+// place and a token always free: the throttle's fast path) with the zone
+// "unlimited" (no throttle step), in the same run.
+func BenchmarkCallZone(b *testing.B) {
+	s := newService(b)
+	for _, tc := range []struct {
+		name string
+		zone string
+	}{
+		{"unlimited", ccm.ZoneUnlimited},
+		{"limited", "generous"},
+	} {
+		c := ccm.New(ccm.LimitZone(tc.zone))
+		if err := c.LimitZone("generous", ccm.Limits{Concurrent: 1 << 20, MaxQueue: 1024, Rate: 1 << 30, Period: time.Hour}); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Register(bg, "svc", "test.svc:1.0", s.srv.WSURL()); err != nil {
+			b.Fatal(err)
+		}
+		it, _ := c.Iface("svc")
+		params := map[string]any{"msg": "0123456789abcdef"}
+		b.Run(tc.name+"/seq", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := it.Call(bg, "echo", params); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tc.name+"/parallel", func(b *testing.B) { callParallel(b, it, params) })
+		c.Close()
+	}
 }

@@ -115,7 +115,7 @@ func TestCallResults(t *testing.T) {
 	for scheme, url := range schemes(s) {
 		t.Run(scheme, func(t *testing.T) {
 			is := is.New(t)
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			it := register(t, c, url, ccm.Credentials("alice:pa:ss"))
 
@@ -147,7 +147,7 @@ func TestCallRemoteErrors(t *testing.T) {
 	for scheme, url := range schemes(s) {
 		t.Run(scheme, func(t *testing.T) {
 			is := is.New(t)
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			it := register(t, c, url, ccm.Credentials("alice:pa:ss"))
 
@@ -186,7 +186,7 @@ func TestCallTimeouts(t *testing.T) {
 	for scheme, url := range schemes(s) {
 		t.Run(scheme, func(t *testing.T) {
 			is := is.New(t)
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			it := register(t, c, url, ccm.CallTimeout(50*time.Millisecond))
 
@@ -231,7 +231,7 @@ func TestConnectError(t *testing.T) {
 	for _, scheme := range []string{"ws", "http"} {
 		t.Run(scheme, func(t *testing.T) {
 			is := is.New(t)
-			c := ccm.New(ccm.CallTimeout(time.Hour))
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.CallTimeout(time.Hour))
 			defer c.Close()
 			it := register(t, c, scheme+"://"+addr+"/ftn")
 			for i := 0; i < 3; i++ { // and the next call dials again
@@ -247,7 +247,7 @@ func TestWebSocketMultiplexes(t *testing.T) {
 	is := is.New(t)
 	s := newService(t)
 	px := newProxy(t, s.srv.Addr().String())
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(t, c, "ws://"+px.addr()+"/")
 	const n = 300
@@ -298,7 +298,7 @@ func TestHTTPKeepAlivePool(t *testing.T) {
 	is := is.New(t)
 	s := newService(t)
 	px := newProxy(t, s.srv.Addr().String())
-	c := ccm.New(ccm.MaxConns(4))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.MaxConns(4))
 	defer c.Close()
 	it := register(t, c, "http://"+px.addr()+"/")
 	var wg sync.WaitGroup
@@ -348,7 +348,7 @@ func TestHTTPNonFutoInReplies(t *testing.T) {
 			is := is.New(t)
 			srv := httptest.NewServer(h)
 			defer srv.Close()
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			it := register(t, c, srv.URL+"/ftn", ccm.RetryCount(0))
 			res, err := it.Call(bg, "f", nil)
@@ -371,7 +371,7 @@ func TestHTTPAcceptsVndType(t *testing.T) {
 		_, _ = w.Write([]byte(`{"r":{"ok":1}}`))
 	}))
 	defer srv.Close()
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(t, c, srv.URL)
 	res, err := it.Call(bg, "f", nil)
@@ -387,7 +387,7 @@ func TestUnregisterAndCloseCompleteInFlight(t *testing.T) {
 		for scheme, url := range schemes(s) {
 			t.Run(how+"/"+scheme, func(t *testing.T) {
 				is := is.New(t)
-				c := ccm.New()
+				c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 				defer c.Close()
 				it := register(t, c, url, ccm.RetryCount(0))
 				call := it.Go(bg, "wait", nil, nil)
@@ -412,7 +412,7 @@ func TestUnregisterAndCloseCompleteInFlight(t *testing.T) {
 func callThenCut(t *testing.T, retries int) (*service, *proxy, *ccm.Iface, *ccm.Call) {
 	s := newService(t)
 	px := newProxy(t, s.srv.Addr().String())
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	t.Cleanup(func() { c.Close() })
 	it := register(t, c, "ws://"+px.addr()+"/", ccm.RetryCount(retries))
 	call := it.Go(bg, "wait", nil, nil)

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/ftnpipe/ccm/pipeline"
+	"github.com/ftnpipe/ccm/stage"
 )
 
 // CCM is a Connection and Credentials Manager: a registry of named
@@ -31,6 +32,7 @@ type CCM struct {
 	mu     sync.RWMutex
 	closed bool
 	names  map[string]*registration // main names and aliases
+	zones  map[string]*stage.Zone   // limit zones; "unlimited" is nil
 
 	subMu   sync.Mutex
 	subs    map[int]func(Event)
@@ -46,7 +48,12 @@ type registration struct {
 
 // New returns a CCM; opts set the defaults for every endpoint.
 func New(opts ...Option) *CCM {
-	c := &CCM{defaults: defaultConfig(), names: make(map[string]*registration)}
+	def, _ := stage.NewZone(stage.DefaultLimits, nil) // valid by construction
+	c := &CCM{
+		defaults: defaultConfig(),
+		names:    make(map[string]*registration),
+		zones:    map[string]*stage.Zone{ZoneDefault: def, ZoneUnlimited: nil},
+	}
 	for _, o := range opts {
 		o.applyCCM(&c.defaults)
 	}
@@ -110,7 +117,8 @@ func checkName(name string) error {
 // Register checks everything it can at once and returns an InvokerError
 // for: an empty or reserved name, a name already registered (as a name or
 // an alias), a malformed ifacever, a malformed URL or an unknown scheme,
-// user info in the URL, malformed credentials, a closed CCM. It opens no
+// user info in the URL, malformed credentials, an unknown limit zone
+// ([LimitZone]), a closed CCM. It opens no
 // connection: the first call does. ctx is for registrations that wait for
 // resources (spec loading, later); it is checked, not retained.
 //
@@ -176,6 +184,10 @@ func (c *CCM) add(name, ifacever string, ep *endpoint) error {
 	if err != nil {
 		return err
 	}
+	zone := ep.cfg.limitZone
+	if zone == "" {
+		zone = ep.defaultZone()
+	}
 	it := &Iface{
 		name: name, iface: iname, major: major, minor: minor,
 		version: strconv.Itoa(major) + "." + strconv.Itoa(minor),
@@ -191,6 +203,12 @@ func (c *CCM) add(name, ifacever string, ep *endpoint) error {
 		c.mu.Unlock()
 		return pipeline.Errorf(pipeline.InvokerError, "already registered: %q", name)
 	}
+	z, ok := c.zones[zone]
+	if !ok {
+		c.mu.Unlock()
+		return pipeline.Errorf(pipeline.InvokerError, "unknown limit zone %q", zone)
+	}
+	ep.zone = z
 	c.names[name] = &registration{name: name, iface: it}
 	c.mu.Unlock()
 	c.emit(Event{Kind: EventRegister, Name: name, IfaceVer: ifacever})

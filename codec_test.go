@@ -71,7 +71,7 @@ func TestCoders(t *testing.T) {
 		for scheme, url := range urls {
 			t.Run(coder+"/"+scheme, func(t *testing.T) {
 				is := is.New(t)
-				c := ccm.New(ccm.Coder(coder))
+				c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.Coder(coder))
 				defer c.Close()
 				is.NoErr(c.Register(bg, "bin", "test.bin:1.0", url))
 				it, err := c.Iface("bin")
@@ -117,7 +117,7 @@ func TestCoders(t *testing.T) {
 func TestCoderPerEndpoint(t *testing.T) {
 	is := is.New(t)
 	srv := binService(t)
-	c := ccm.New(ccm.Coder("MPCK"))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.Coder("MPCK"))
 	defer c.Close()
 	is.NoErr(c.Register(bg, "bin", "test.bin:1.0", srv.HTTPURL()))
 	is.NoErr(c.Register(bg, "json", "test.bin:1.0", srv.HTTPURL(), ccm.Coder("JSON")))
@@ -132,7 +132,7 @@ func TestCoderPerEndpoint(t *testing.T) {
 func TestCoderUnknown(t *testing.T) {
 	for _, name := range []string{"", "json", "MSGPACK", "BSON"} {
 		is := is.New(t)
-		c := ccm.New()
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 		err := c.Register(bg, "x", "test.bin:1.0", "http://127.0.0.1:1/", ccm.Coder(name))
 		is.Equal(ccm.NameOf(err), ccm.InvokerError)
 		is.True(strings.Contains(err.Error(), "coder"))
@@ -140,7 +140,7 @@ func TestCoderUnknown(t *testing.T) {
 		is.True(err != nil) // nothing registered
 		c.Close()
 
-		c = ccm.New(ccm.Coder(name)) // a bad default fails at Register too
+		c = ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.Coder(name)) // a bad default fails at Register too
 		err = c.Register(bg, "x", "test.bin:1.0", "ws://127.0.0.1:1/")
 		is.Equal(ccm.NameOf(err), ccm.InvokerError)
 		c.Close()
@@ -157,7 +157,7 @@ func TestCoderMACSigned(t *testing.T) {
 		for scheme, url := range map[string]string{"ws": srv.WSURL(), "http": srv.HTTPURL()} {
 			t.Run(coder+"/"+scheme, func(t *testing.T) {
 				is := is.New(t)
-				c := ccm.New(ccm.Coder(coder))
+				c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.Coder(coder))
 				defer c.Close()
 				is.NoErr(c.Register(bg, "bin", "test.bin:1.0", url, ccm.Credentials("-smac:svc"), ccm.MACKeyBase64(testKeyB64, "HS256")))
 				it, _ := c.Iface("bin")
@@ -209,7 +209,7 @@ func TestCoderJSONErrorReply(t *testing.T) {
 	peer := &jsonOnlyPeer{}
 	hs := httptest.NewServer(peer)
 	defer hs.Close()
-	c := ccm.New(ccm.Coder("CBOR"), ccm.RetryCount(0))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.Coder("CBOR"), ccm.RetryCount(0))
 	defer c.Close()
 	it := register(t, c, hs.URL)
 	_, err := it.Call(bg, "x", map[string]any{"b": []byte{1}})
@@ -246,7 +246,7 @@ func TestCoderForeignResult(t *testing.T) {
 	hs := httptest.NewServer(http.HandlerFunc(binaryOnlyPeer))
 	defer hs.Close()
 	for coder, ok := range map[string]bool{"JSON": false, "CBOR": true, "MPCK": true} {
-		c := ccm.New(ccm.Coder(coder), ccm.RetryCount(0))
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.Coder(coder), ccm.RetryCount(0))
 		it := register(t, c, hs.URL)
 		res, err := it.Call(bg, "x", nil)
 		if ok {

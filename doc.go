@@ -14,18 +14,41 @@
 //	calc, err := c.Iface("calc")
 //	res, err := calc.Call(ctx, "add", map[string]any{"a": 1, "b": 2})
 //
+// # Limit zones: external endpoints are throttled by default
+//
+// Every external endpoint (http, https, ws, wss) is in the limit zone
+// "default" unless it names another: at most 8 calls at once, 32 more
+// waiting, 10 calls per second, shared by every endpoint in the zone (the
+// values the spec recommends). A call over those limits waits, holding no
+// goroutine, and goes on in order of arrival; it fails at once with
+// DefenseRejected when the queue is full, and with Timeout when its
+// deadline would pass before its turn. Code that needs throughput
+// raises the limits or opts out:
+//
+//	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))             // no throttle at all
+//	err := c.LimitZone(ccm.ZoneDefault, ccm.Limits{Concurrent: 64, MaxQueue: 1024, Rate: 5000})
+//	err = c.LimitZone("batch", ccm.Limits{Concurrent: 2, MaxQueue: 100})
+//	err = c.Register(ctx, "report", "example.report:1.0", url, ccm.LimitZone("batch"))
+//
+// Unlike the reference implementation, which rejects the 11th call within
+// a second, calls over the rate wait ([Limits] Burst 0 means "queue up to
+// MaxQueue"). Time waiting in a zone counts against the call's deadline.
+// A retry keeps its place in the zone but takes a rate token again.
+//
 // # How a call flows
 //
 // Each endpoint has its own pipeline, started on its first call:
 //
-//	Call ─► await ─► mux (rid) ─► sign ─► encode ─► transmit (ws │ tcp │ unix │ http)
-//	                                                     │
-//	caller ◄─ complete ◄─ retry? ◄─ decode ◄─ mux: match rid ◄─┘
+//	Call ─► await ─► throttle ─► mux (rid) ─► sign ─► encode ─► transmit (ws │ tcp │ unix │ http)
+//	                                                                 │
+//	caller ◄─ complete ◄─ retry? ◄─ decode ◄─ mux: match rid ◄───────┘
 //
-// await, mux, sign and encode are transforms fused into the caller's own
-// goroutine; the transmit stage is the one goroutine boundary on the way
-// out (it batches what queues up behind a busy socket). On WebSocket, TCP
-// and UNIX sockets a lone call skips even that hop: while the connection is open and idle,
+// await, throttle (when a call may go at once), mux, sign and encode run
+// in the caller's own goroutine; a call the throttle makes wait is resumed
+// later by one worker per endpoint. The transmit stage is the one
+// goroutine boundary on the way out (it batches what queues up behind a
+// busy socket). On WebSocket, TCP and UNIX sockets a lone call skips even
+// that hop: while the connection is open and idle,
 // the caller writes its own frame (the pipeline's direct lane). A response is
 // decoded on the connection's reader and completes the call, which wakes
 // the caller. Nothing starts a goroutine per call: deadlines are runtime
@@ -106,6 +129,6 @@
 //
 // # Not yet
 //
-// Master-secret MACs (-mmac) and on-behalf-of, limit zones, interface specs
-// and the AdvancedCCM are later releases; see the README for the status.
+// Master-secret MACs (-mmac) and on-behalf-of, interface specs in the
+// invoker (the AdvancedCCM) are later releases; see the README for the status.
 package ccm

@@ -24,6 +24,7 @@ type endpoint struct {
 	signer stage.Signer   // nil: anonymous
 	verify stage.Verifier // MAC credentials: checks every response
 	codec  pipeline.Codec // the Coder option's
+	zone   *stage.Zone    // nil: the zone "unlimited", no throttle step
 
 	once   sync.Once
 	mu     sync.Mutex // guards closed and p across start/close
@@ -152,6 +153,16 @@ func (ep *endpoint) multiplexed() bool {
 	return false
 }
 
+// defaultZone is the limit zone of an endpoint registered without the
+// LimitZone option: "default" for every external endpoint, "unlimited"
+// for in-process ones (INVOKER.md §6, as the reference does).
+func (ep *endpoint) defaultZone() string {
+	if ep.local != nil {
+		return ZoneUnlimited
+	}
+	return ZoneDefault
+}
+
 // pipeline returns the endpoint's pipeline, building it on first use, or
 // nil once the endpoint is closed.
 func (ep *endpoint) pipeline() *pipeline.Pipeline {
@@ -166,11 +177,13 @@ func (ep *endpoint) pipeline() *pipeline.Pipeline {
 
 // build assembles the chain of DESIGN.md §2 for this endpoint:
 //
-//	await → [mux] → [sign] → encode → transmit (ws, tcp, unix or http)
+//	await → [throttle] → [mux] → [sign] → encode → transmit (ws, tcp, unix or http)
 //
-// The leading transforms run in the caller's goroutine (pipeline.New
-// fuses them there); the transmit stage is the only goroutine boundary on
-// the way out. A throttle stage will sit between await and mux.
+// The leading steps run in the caller's goroutine (pipeline.New fuses them
+// there); the transmit stage is the only goroutine boundary on the way
+// out. The throttle is the endpoint's limit zone, a gate: a call it admits
+// goes on inline; one it parks is resumed later by the pipeline's resume
+// worker. The zone "unlimited" adds no step.
 func (ep *endpoint) build() {
 	if ep.local != nil {
 		ep.buildLocal()
@@ -187,6 +200,9 @@ func (ep *endpoint) build() {
 	fail := func(c *pipeline.Call, err error) { p.Fail(c, err) }
 
 	steps := []pipeline.Step{pipeline.T("await", stage.Await(cfg.callTimeout))}
+	if ep.zone != nil {
+		steps = append(steps, pipeline.G("throttle", ep.zone))
+	}
 	var transmit pipeline.Step
 	opts := []pipeline.Option{
 		pipeline.WithFailover(func(c *pipeline.Call, err error) bool { return ep.retry.Take(p, c, err) }),
@@ -272,6 +288,9 @@ func (ep *endpoint) buildLocal() {
 		timeout = cfg.callTimeout
 	}
 	steps := []pipeline.Step{pipeline.T("await", stage.Await(timeout))}
+	if ep.zone != nil { // only when a LimitZone option chose one: the default is "unlimited"
+		steps = append(steps, pipeline.G("throttle", ep.zone))
+	}
 	if ep.signer != nil {
 		steps = append(steps, pipeline.T("sign", stage.Sign(ep.signer)))
 	} else {

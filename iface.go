@@ -117,6 +117,8 @@ func (i *Iface) CallInto(ctx context.Context, fn string, params map[string]any, 
 // or nil. Go runs the cheap steps (rid, signing, encoding) in the calling
 // goroutine and may hand the frame to the socket itself; it blocks only
 // while the endpoint's queue is full, and never past the call's deadline.
+// A call over its limit zone's limits waits in the zone without blocking
+// Go (see [CCM.LimitZone]).
 // The call completes exactly once, whatever happens; ctx ending completes
 // it with Timeout.
 func (i *Iface) Go(ctx context.Context, fn string, params map[string]any, out any) *Call {

@@ -118,7 +118,7 @@ func TestMACSignedCalls(t *testing.T) {
 		for scheme, url := range macPeerURLs(srv) {
 			t.Run(tc.creds+"/"+tc.algo+"/"+scheme, func(t *testing.T) {
 				is := is.New(t)
-				c := ccm.New()
+				c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 				defer c.Close()
 				it := register(t, c, url, ccm.Credentials(tc.creds), ccm.MACKeyBase64(testKeyB64, tc.algo))
 				for i := 0; i < 3; i++ {
@@ -144,7 +144,7 @@ func TestMACRejectsBadResponses(t *testing.T) {
 		for scheme, url := range macPeerURLs(srv) {
 			t.Run(mode+"/"+scheme, func(t *testing.T) {
 				is := is.New(t)
-				c := ccm.New()
+				c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 				defer c.Close()
 				it := register(t, c, url, ccm.Credentials("-smac:alice"), ccm.MACKeyBase64(testKeyB64, ""))
 				res, err := it.Call(bg, "f", nil)
@@ -172,7 +172,7 @@ func TestMACRetryResigns(t *testing.T) {
 	peer := &macPeer{mode: "dropfirst", algo: "HS256", rids: make(chan string, 10)}
 	srv := httptest.NewServer(peer)
 	defer srv.Close()
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(t, c, "ws"+strings.TrimPrefix(srv.URL, "http")+"/", ccm.Credentials("-smac:alice"),
 		ccm.MACKeyBase64(testKeyB64, "HS256"), ccm.RetryCount(1))
@@ -186,7 +186,7 @@ func TestMACRetryResigns(t *testing.T) {
 
 // Register checks MAC options at once.
 func TestMACRegisterErrors(t *testing.T) {
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	for name, opts := range map[string][]ccm.RegisterOption{
 		"no key":          {ccm.Credentials("-smac:u")},
@@ -214,7 +214,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	is := is.New(t)
 	const password = "pa55-w0rd-SECRET"
 	s := newService(t)
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	var texts []string
 	var logs bytes.Buffer
@@ -261,7 +261,7 @@ func TestMACWithExecutor(t *testing.T) {
 		for scheme, url := range map[string]string{"ws": srv.WSURL(), "http": srv.HTTPURL()} {
 			t.Run(algo+"/"+scheme, func(t *testing.T) {
 				is := is.New(t)
-				c := ccm.New()
+				c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 				defer c.Close()
 				form := "-smac:svc"
 				if mac.IsLegacy(algo) {

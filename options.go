@@ -26,7 +26,8 @@ type config struct {
 	hasMACKey    bool
 	unsignedOK   bool
 	coder        string
-	maxRawResult int64 // MaxRawResult (raw.go); 0: none
+	maxRawResult int64  // MaxRawResult (raw.go); 0: none
+	limitZone    string // "": the default for the endpoint's kind
 }
 
 func defaultConfig() config {
@@ -181,4 +182,14 @@ func MACKeyBase64(b64, algo string) RegisterOption {
 // response to a signed request is a SecurityError.
 func AcceptUnsignedErrors() RegisterOption {
 	return registerOption(func(c *config) { c.unsignedOK = true })
+}
+
+// LimitZone makes calls go through the named limit zone (see
+// [CCM.LimitZone]). Given to [New] it is the default for every endpoint;
+// given to [CCM.Register] it applies to that endpoint. Without it, external
+// endpoints (http, https, ws, wss) use the zone "default" (8 calls at once,
+// 32 waiting, 10 calls per second) and in-process ones "unlimited". A zone
+// that does not exist when Register runs is an InvokerError there.
+func LimitZone(name string) Option {
+	return option(func(c *config) { c.limitZone = name })
 }

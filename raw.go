@@ -210,8 +210,8 @@ func (ep *endpoint) rawPipeline() (*pipeline.Pipeline, error) {
 //
 // There is no mux (one exchange per call), no retry (see the doc above)
 // and no response MAC (refused). The limit zone's gate, when the endpoint
-// has one, must sit right after await, as in build: raw calls count
-// against the zone like any other call.
+// has one, sits right after await, as in build: raw calls count against
+// the zone like any other call.
 func (ep *endpoint) buildRaw() {
 	var err error
 	switch {
@@ -257,7 +257,9 @@ func (ep *endpoint) buildRaw() {
 		return
 	}
 	steps := []pipeline.Step{pipeline.T("await", stage.Await(cfg.callTimeout))}
-	// Limit zone: the gate goes here when the endpoint has one.
+	if ep.zone != nil {
+		steps = append(steps, pipeline.G("throttle", ep.zone))
+	}
 	if ep.signer != nil {
 		steps = append(steps, pipeline.T("sign", stage.Sign(ep.signer)))
 	}

@@ -46,7 +46,7 @@ func BenchmarkRaw64K(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	c := ccm.New(ccm.MaxMessageSize(limit), ccm.Coder("MPCK"))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.MaxMessageSize(limit), ccm.Coder("MPCK"))
 	defer c.Close()
 	if err := c.Register(bg, "b", "bench.raw:1.0", srv.HTTPURL()); err != nil {
 		b.Fatal(err)

@@ -151,7 +151,7 @@ func (s *rawService) url(scheme string) string {
 
 func rawIface(t *testing.T, url string, opts ...ccm.RegisterOption) *ccm.Iface {
 	t.Helper()
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	t.Cleanup(func() { c.Close() })
 	if err := c.Register(bg, "raw", "test.raw:1.0", url, opts...); err != nil {
 		t.Fatal(err)
@@ -403,7 +403,7 @@ func TestRawRefused(t *testing.T) {
 	_, err = tcp.Upload(bg, "store", nil, strings.NewReader("x"))
 	is.True(errors.Is(err, ccm.ErrInvokerError))
 
-	local := ccm.New()
+	local := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer local.Close()
 	is.NoErr(local.RegisterLocal(bg, "l", "test.raw:1.0", s.ex))
 	li, _ := local.Iface("l")
@@ -456,7 +456,7 @@ func TestRawTLS(t *testing.T) {
 func TestRawUnregisterEndsDownload(t *testing.T) {
 	is := is.New(t)
 	s := newRawService(t)
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	is.NoErr(c.Register(bg, "raw", "test.raw:1.0", s.url("http")))
 	it, _ := c.Iface("raw")
@@ -480,7 +480,7 @@ func TestRawUnregisterEndsDownload(t *testing.T) {
 // in TestMain).
 func TestRawStressCancel(t *testing.T) {
 	s := newRawService(t)
-	c := ccm.New(ccm.MaxConns(4))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.MaxConns(4))
 	if err := c.Register(bg, "raw", "test.raw:1.0", s.url("ws")); err != nil {
 		t.Fatal(err)
 	}

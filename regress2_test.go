@@ -31,7 +31,7 @@ func TestCallIntoNotWrittenAfterTimeoutLocal(t *testing.T) {
 			return map[string]any{"v": 42}, nil
 		},
 	}))
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	is.NoErr(c.RegisterLocal(bg, "x", "test.svc:1.0", ex))
 	it, _ := c.Iface("x")
 	var out struct {
@@ -68,7 +68,7 @@ func (s *slowTarget) UnmarshalJSON([]byte) error {
 func TestCallIntoNotWrittenAfterCancelRemote(t *testing.T) {
 	is := is.New(t)
 	s := newService(t)
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	it := register(t, c, s.srv.WSURL())
 	ctx, cancel := context.WithCancel(bg)
 	out := &slowTarget{cancel: cancel}
@@ -91,7 +91,7 @@ func TestLocalResultNotShared(t *testing.T) {
 	is.NoErr(ex.Register("test.svc:1.0", map[string]executor.Handler{
 		"cfg": func(context.Context, *executor.Request) (any, error) { return cached, nil },
 	}))
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	is.NoErr(c.RegisterLocal(bg, "x", "test.svc:1.0", ex))
 	it, _ := c.Iface("x")
@@ -111,7 +111,7 @@ func TestLocalNestedCalls(t *testing.T) {
 	is := is.New(t)
 	ex := executor.New()
 	defer ex.Close()
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	var it *ccm.Iface
 	const workers = 2

@@ -48,7 +48,7 @@ func closingServer(t *testing.T, after time.Duration) *httptest.Server {
 // a transport error, never a Timeout, when connections keep failing.
 func TestNoCallStrandedByFailedWrite(t *testing.T) {
 	srv := closingServer(t, 20*time.Millisecond)
-	c := ccm.New(ccm.CallTimeout(20*time.Second), ccm.RetryCount(0))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.CallTimeout(20*time.Second), ccm.RetryCount(0))
 	defer c.Close()
 	it := register(t, c, "ws"+strings.TrimPrefix(srv.URL, "http"))
 	var timeouts, total atomic.Int64
@@ -86,7 +86,7 @@ func TestStalledPeerHoldsNoCaller(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(hold)
-	c := ccm.New(ccm.RetryCount(0))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.RetryCount(0))
 	it := register(t, c, "ws"+strings.TrimPrefix(srv.URL, "http"))
 	big := map[string]any{"s": strings.Repeat("x", 60000)}
 	for i := 0; i < 300; i++ { // enough to fill the socket buffers many times
@@ -125,7 +125,7 @@ func TestHTTPDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, other.URL+"/elsewhere", http.StatusTemporaryRedirect)
 	}))
 	defer front.Close()
-	c := ccm.New(ccm.RetryCount(0))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.RetryCount(0))
 	defer c.Close()
 	it := register(t, c, front.URL, ccm.Credentials("alice:s3cret"))
 	_, err := it.Call(bg, "f", nil)
@@ -140,7 +140,7 @@ func TestHTTPDoesNotFollowRedirects(t *testing.T) {
 // Printing a call never shows its credentials.
 func TestCallPrintsNoSecret(t *testing.T) {
 	s := newService(t)
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(t, c, s.srv.HTTPURL(), ccm.Credentials("alice:pa:ss"))
 	call := it.Go(bg, "echo", map[string]any{"msg": "x"}, nil)

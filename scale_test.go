@@ -28,7 +28,7 @@ func TestScaleIdleEndpoints(t *testing.T) {
 	}
 	goroutines := runtime.NumGoroutine()
 	before := heapInUse()
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	registerIdle(t, c, idleEndpoints)
 	after := heapInUse()
@@ -46,7 +46,7 @@ func TestScaleIdleEndpoints(t *testing.T) {
 // BenchmarkIdleEndpoint reports the heap cost of one registered, never
 // called endpoint (B/endpoint) and the time to register it.
 func BenchmarkIdleEndpoint(b *testing.B) {
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	before := heapInUse()
 	b.ResetTimer()
@@ -125,7 +125,7 @@ func TestScaleInFlightOneWS(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	c := ccm.New(ccm.CallTimeout(time.Minute))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.CallTimeout(time.Minute))
 	defer c.Close()
 	if err := c.Register(bg, "hold", "test.hold:1.0", "ws://"+ln.Addr().String()+"/"); err != nil {
 		t.Fatal(err)

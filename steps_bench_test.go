@@ -51,7 +51,7 @@ func reportSteps(b *testing.B, perOp int) {
 // and one program making all b.N calls in a loop, in the same run.
 func BenchmarkCallStepsVsCall(b *testing.B) {
 	s := newService(b)
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(b, c, s.srv.WSURL())
 	params := map[string]any{"msg": "0123456789abcdef"}
@@ -87,7 +87,7 @@ func BenchmarkCallStepsVsCall(b *testing.B) {
 // and through blocking Call from N goroutines, in the same run.
 func BenchmarkStreamVsCall(b *testing.B) {
 	s := newService(b)
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(b, c, s.srv.WSURL())
 	params := map[string]any{"msg": "0123456789abcdef"}

@@ -15,7 +15,7 @@ func TestCallSteps(t *testing.T) {
 	s := newService(t)
 	for scheme, url := range schemes(s) {
 		t.Run(scheme, func(t *testing.T) {
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			it := register(t, c, url)
 
@@ -76,7 +76,7 @@ func TestCallSteps(t *testing.T) {
 
 func TestCallStepsCancelAndTimeout(t *testing.T) {
 	s := newService(t)
-	c := ccm.New(ccm.RetryCount(0))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.RetryCount(0))
 	defer c.Close()
 	it := register(t, c, s.srv.WSURL())
 	is := is.New(t)
@@ -116,7 +116,7 @@ func TestCallStepsRetryAfterLoss(t *testing.T) {
 	is := is.New(t)
 	s := newService(t)
 	px := newProxy(t, s.srv.Addr().String())
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(t, c, "ws://"+px.addr()+"/", ccm.RetryCount(1))
 	as := ccm.NewSteps()

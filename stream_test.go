@@ -16,7 +16,7 @@ func TestIfaceStream(t *testing.T) {
 	s := newService(t)
 	for scheme, url := range schemes(s) {
 		t.Run(scheme, func(t *testing.T) {
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			it := register(t, c, url)
 			for _, ordered := range []bool{false, true} {
@@ -63,7 +63,7 @@ func TestIfaceStream(t *testing.T) {
 func TestIfaceStreamCancel(t *testing.T) {
 	is := is.New(t)
 	s := newService(t)
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(t, c, s.srv.WSURL())
 	ctx, cancel := context.WithCancel(bg)
@@ -91,7 +91,7 @@ func TestIfaceStreamRetryAfterLoss(t *testing.T) {
 	is := is.New(t)
 	s := newService(t)
 	px := newProxy(t, s.srv.Addr().String())
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(t, c, "ws://"+px.addr()+"/", ccm.RetryCount(1))
 	in := make(chan ccm.StreamRequest, 1)

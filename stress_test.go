@@ -36,7 +36,7 @@ func stress(t *testing.T, seed uint64) {
 	}
 	t.Cleanup(func() { tcpSrv.Close() })
 	pxTCP := newProxy(t, tcpSrv.Addr().String())
-	c := ccm.New(ccm.CallTimeout(200*time.Millisecond), ccm.RetryCount(1), ccm.MaxConns(8))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.CallTimeout(200*time.Millisecond), ccm.RetryCount(1), ccm.MaxConns(8))
 	for _, scheme := range []string{"ws", "http"} {
 		if err := c.Register(bg, scheme, "test.svc:1.0", scheme+"://"+px.addr()+"/"); err != nil {
 			t.Fatal(err)

@@ -82,7 +82,7 @@ func TestStreamAndLocalCalls(t *testing.T) {
 	for scheme, url := range urls {
 		t.Run(scheme, func(t *testing.T) {
 			is := is.New(t)
-			c := ccm.New()
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 			defer c.Close()
 			var it *ccm.Iface
 			if scheme == "local" {
@@ -112,7 +112,7 @@ func TestStreamAndLocalCalls(t *testing.T) {
 	}
 	t.Run("secure+tcp", func(t *testing.T) {
 		is := is.New(t)
-		c := ccm.New()
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 		defer c.Close()
 		it := register(t, c, "secure+"+urls["tcp"])
 		is.True(it.Secure())
@@ -137,7 +137,7 @@ func TestLocalInternal(t *testing.T) {
 			return map[string]any{"user": r.User}, nil
 		},
 	}))
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := registerLocal(t, c, ex)
 	params := map[string]any{"a": 1}
@@ -168,7 +168,7 @@ func TestLocalTimeouts(t *testing.T) {
 	s := newService(t)
 	t.Run("context", func(t *testing.T) {
 		is := is.New(t)
-		c := ccm.New(ccm.CallTimeout(time.Hour))
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.CallTimeout(time.Hour))
 		defer c.Close()
 		it := registerLocal(t, c, s.ex)
 		ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
@@ -178,7 +178,7 @@ func TestLocalTimeouts(t *testing.T) {
 	})
 	t.Run("call timeout", func(t *testing.T) {
 		is := is.New(t)
-		c := ccm.New()
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 		defer c.Close()
 		it := registerLocal(t, c, s.ex, ccm.CallTimeout(20*time.Millisecond))
 		_, err := it.Call(bg, "wait", nil)
@@ -194,7 +194,7 @@ func TestStreamMultiplexes(t *testing.T) {
 	is.NoErr(err)
 	defer tcp.Close()
 	px := newProxy(t, tcp.Addr().String())
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := register(t, c, "tcp://"+px.addr())
 	const n = 200
@@ -223,7 +223,7 @@ func TestStreamConnectionLoss(t *testing.T) {
 	is.NoErr(err)
 	defer tcp.Close()
 	px := newProxy(t, tcp.Addr().String())
-	c := ccm.New(ccm.RetryCount(0))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.RetryCount(0))
 	defer c.Close()
 	it := register(t, c, "tcp://"+px.addr())
 	call := it.Go(bg, "wait", nil, nil)
@@ -263,7 +263,7 @@ func TestStreamResponseOverLimit(t *testing.T) {
 	is.NoErr(err)
 	srv, err := ex.ListenUnix(filepath.Join(dir, "big.sock"))
 	is.NoErr(err)
-	c := ccm.New(ccm.MaxMessageSize(200), ccm.RetryCount(0))
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.MaxMessageSize(200), ccm.RetryCount(0))
 	defer c.Close()
 	it := register(t, c, srv.URL())
 	_, err = it.Call(bg, "big", map[string]any{"n": 300})
@@ -322,7 +322,7 @@ func TestTLS(t *testing.T) {
 	for _, url := range []string{srv.HTTPURL(), srv.WSURL()} {
 		t.Run(url[:strings.Index(url, ":")], func(t *testing.T) {
 			is := is.New(t)
-			c := ccm.New(ccm.TLSConfig(&tls.Config{RootCAs: pool}))
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.TLSConfig(&tls.Config{RootCAs: pool}))
 			defer c.Close()
 			it := register(t, c, url, ccm.Credentials("alice:pa:ss"))
 			is.True(it.Secure())
@@ -333,7 +333,7 @@ func TestTLS(t *testing.T) {
 			is.Equal(who.User, "alice")
 
 			before := s.calls.Load()
-			untrusted := ccm.New(ccm.RetryCount(0))
+			untrusted := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.RetryCount(0))
 			defer untrusted.Close()
 			it2 := register(t, untrusted, url, ccm.Credentials("alice:pa:ss"))
 			_, err := it2.Call(bg, "echo", map[string]any{"msg": "x"})
@@ -355,7 +355,7 @@ func TestManyFunctionNames(t *testing.T) {
 	is.NoErr(ex.Register("test.svc:1.0", map[string]executor.Handler{
 		"echo": func(_ context.Context, r *executor.Request) (any, error) { return r.Func, nil },
 	}))
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 	defer c.Close()
 	it := registerLocal(t, c, ex)
 	for i := 0; i < 100; i++ {

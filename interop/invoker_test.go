@@ -54,7 +54,7 @@ func forEachTransport(t *testing.T, f func(t *testing.T, scheme string)) {
 func register(t *testing.T, scheme, iface string, opts ...ccm.RegisterOption) *ccm.Iface {
 	t.Helper()
 	is := is.New(t)
-	c := ccm.New()
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 	t.Cleanup(func() { is.NoErr(c.Close()) })
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()

@@ -15,7 +15,10 @@ type Cleanup interface {
 	Cleanup(c *Call)
 }
 
-const maxCleanups = 4
+// maxCleanups bounds the cleanups one call can carry: await, throttle,
+// mux and retry each register one, and the caller one (AsyncSteps, the
+// channel API).
+const maxCleanups = 5
 
 // Call is one invocation travelling through a pipeline. It is always passed
 // as *Call and never copied. Its exported fields are written by the stage
@@ -142,8 +145,8 @@ func (c *Call) finish(res any, err error) {
 
 // AddCleanup registers cl to run once when the call completes; if the call
 // has already completed it runs at once, in the caller's goroutine. At most
-// four cleanups can be registered (await, mux, retry and one for the
-// caller, e.g. AsyncSteps); AddCleanup panics beyond that (a wiring
+// five cleanups can be registered (await, throttle, mux, retry and one for
+// the caller, e.g. AsyncSteps); AddCleanup panics beyond that (a wiring
 // bug, not a run-time condition).
 func (c *Call) AddCleanup(cl Cleanup) {
 	c.mu.Lock()

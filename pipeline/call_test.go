@@ -215,22 +215,22 @@ func TestCallCleanup(t *testing.T) {
 		c.Complete(2, nil)
 		is.Equal(cl.n.Load(), int32(5)) // a late Complete runs nothing again
 	})
-	t.Run("panics beyond four", func(t *testing.T) {
+	t.Run("panics beyond five", func(t *testing.T) {
 		is := is.New(t)
 		c := pipeline.NewCall(context.Background(), "a:1.0:f", nil)
 		cl := &countCleanup{}
-		for range 4 {
+		for range 5 {
 			c.AddCleanup(cl)
 		}
 		func() {
 			defer func() {
 				r := recover()
-				is.True(r != nil) // the fifth AddCleanup panics
+				is.True(r != nil) // the sixth AddCleanup panics
 			}()
 			c.AddCleanup(cl)
 		}()
 		c.Complete(nil, nil)
-		is.Equal(cl.n.Load(), int32(4)) // the four registered ones still run
+		is.Equal(cl.n.Load(), int32(5)) // the five registered ones still run
 	})
 	t.Run("racing with Complete", func(t *testing.T) {
 		is := is.New(t)

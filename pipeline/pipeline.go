@@ -36,12 +36,13 @@ func (f StageFunc) Run(ctx context.Context, in <-chan *Call, out chan<- *Call) e
 	return f(ctx, in, out)
 }
 
-// Step is one element of a pipeline: a named Transform or a Stage with its
-// worker count. Build steps with [T] and [S].
+// Step is one element of a pipeline: a named Transform, a Stage with its
+// worker count, or a Gate. Build steps with [T], [S] and [G].
 type Step struct {
 	name    string
 	t       Transform
 	s       Stage
+	g       Gate
 	workers int
 }
 
@@ -93,6 +94,12 @@ func OnClose(f func()) Option {
 	return func(p *Pipeline) { p.onClose = append(p.onClose, f) }
 }
 
+// inlineStep is a step of the leading run: a transform or a gate.
+type inlineStep struct {
+	t Transform
+	g Gate
+}
+
 type segment struct {
 	name    string
 	stage   Stage
@@ -106,13 +113,18 @@ type segment struct {
 // A run of neighbouring transforms is fused into one loop: no channel hop
 // between them. A leading run (before the first stage) executes in the
 // goroutine that calls Submit, so it costs no hop at all; any later run gets
-// one goroutine. Each stage runs with its own number of workers.
+// one goroutine. Each stage runs with its own number of workers. Gates sit
+// in the leading run and may park a call without a goroutine; a pipeline
+// with gates runs one extra worker that resumes parked calls (see the
+// package doc).
 //
 // The zero value is not usable; build one with [New]. Workers start on the
 // first Submit (or Start), so an unused pipeline holds no goroutines. All
 // methods are safe for concurrent use.
 type Pipeline struct {
-	inline   []Transform
+	inline   []inlineStep
+	gates    []Gate
+	lane     resumeLane
 	segs     []segment
 	buffer   int
 	failover Failover
@@ -140,14 +152,21 @@ type Pipeline struct {
 // InvokerError.
 func New(steps []Step, opts ...Option) *Pipeline {
 	p := &Pipeline{buffer: 64, closing: make(chan struct{})}
+	p.lane.wake = make(chan struct{}, 1)
 	for _, o := range opts {
 		o(p)
 	}
 	i := 0
-	for ; i < len(steps) && steps[i].t != nil; i++ {
-		p.inline = append(p.inline, steps[i].t)
+	for ; i < len(steps) && steps[i].s == nil; i++ {
+		p.inline = append(p.inline, inlineStep{t: steps[i].t, g: steps[i].g})
+		if steps[i].g != nil {
+			p.gates = append(p.gates, steps[i].g)
+		}
 	}
 	for i < len(steps) {
+		if steps[i].g != nil {
+			panic("pipeline: gate " + steps[i].name + " must come before the first stage")
+		}
 		if steps[i].s != nil {
 			p.segs = append(p.segs, segment{name: steps[i].name, stage: steps[i].s, workers: steps[i].workers})
 			i++
@@ -157,6 +176,9 @@ func New(steps []Step, opts ...Option) *Pipeline {
 		name := steps[i].name
 		for ; i < len(steps) && steps[i].t != nil; i++ {
 			run = append(run, steps[i].t)
+		}
+		if len(run) == 0 {
+			continue // a gate: the check above panics
 		}
 		p.segs = append(p.segs, segment{name: name, stage: p.fused(run), workers: 1})
 	}
@@ -181,6 +203,35 @@ func (p *Pipeline) fused(ts []Transform) Stage {
 		}
 		return nil
 	})
+}
+
+// runInline runs the leading steps from index from on c, in the calling
+// goroutine. It reports whether c goes on to the first stage; when it does
+// not, c was completed, handed to Fail, or parked in a gate.
+func (p *Pipeline) runInline(c *Call, from int) (forward bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.Complete(nil, Errorf(InvokerError, "step panicked: %v", r))
+			panic(r)
+		}
+	}()
+	for i := from; i < len(p.inline); i++ {
+		if c.IsDone() {
+			return false // completed elsewhere (timeout, cancel): nothing to do
+		}
+		st := &p.inline[i]
+		if st.g != nil {
+			if !st.g.Enter(c, Resume{p: p, at: i + 1}) {
+				return false // parked or rejected: the gate owns it
+			}
+			continue
+		}
+		if err := st.t(c); err != nil {
+			p.Fail(c, err)
+			return false
+		}
+	}
+	return !c.IsDone()
 }
 
 func runTransforms(ts []Transform, c *Call) (err error) {
@@ -215,6 +266,9 @@ func (p *Pipeline) Start(ctx context.Context) {
 		p.ctx, p.cancel = context.WithCancel(ctx)
 		p.lifeMu.Unlock()
 		p.in = make(chan *Call, p.buffer)
+		if len(p.gates) > 0 {
+			p.wg.Go(p.resumeLoop)
+		}
 		in := p.in
 		for _, sg := range p.segs {
 			out := make(chan *Call, p.buffer)
@@ -285,27 +339,28 @@ func (p *Pipeline) setErr(err error) {
 }
 
 // Submit hands c to the pipeline, which from then on completes it exactly
-// once. It runs the leading transforms in the caller's goroutine, then
-// blocks while the first channel is full (back-pressure), until c's context
-// ends (c then completes with Timeout) or the pipeline closes (c completes
-// with ConnectError).
+// once. It runs the leading steps in the caller's goroutine (a gate may
+// park c there, and Submit returns), then blocks while the first channel is
+// full (back-pressure), until c's context ends (c then completes with
+// Timeout) or the pipeline closes (c completes with ConnectError).
 func (p *Pipeline) Submit(c *Call) {
 	p.Start(context.Background())
-	if err := runTransforms(p.inline, c); err != nil {
-		p.Fail(c, err)
-		return
-	}
-	if c.IsDone() {
-		return
-	}
 	p.mu.RLock()
+	defer p.mu.RUnlock() // deferred: a panicking step must not keep the lock
 	if p.closed {
-		p.mu.RUnlock()
 		c.Complete(nil, NewError(ConnectError, "pipeline closed"))
 		return
 	}
+	if p.runInline(c, 0) {
+		p.forward(c)
+	}
+}
+
+// forward passes c to the first stage: through the urgent or the direct
+// lane when one takes c, else into the first channel, waiting while it is
+// full. The caller holds p.mu for reading.
+func (p *Pipeline) forward(c *Call) {
 	if p.urgent != nil && p.urgent(c) || p.direct != nil && len(p.in) == 0 && p.direct(c) {
-		p.mu.RUnlock()
 		return
 	}
 	select {
@@ -316,24 +371,21 @@ func (p *Pipeline) Submit(c *Call) {
 	case <-p.closing:
 		c.Complete(nil, NewError(ConnectError, "pipeline closed"))
 	}
-	p.mu.RUnlock()
 }
 
 // Resubmit re-enters c at the start of the pipeline without blocking; it is
-// what a retry lane calls. When the first channel is full or the pipeline
-// is closing, c completes with err instead.
+// what a retry lane calls. Gates see the call again (a gate may park it).
+// When the first channel is full or the pipeline is closing, c completes
+// with err instead.
 func (p *Pipeline) Resubmit(c *Call, err error) {
-	if e := runTransforms(p.inline, c); e != nil {
-		p.Fail(c, e)
-		return
-	}
-	if c.IsDone() {
-		return
-	}
+	p.Start(context.Background())
 	p.mu.RLock()
+	defer p.mu.RUnlock()
 	if p.closed {
-		p.mu.RUnlock()
 		c.Complete(nil, err)
+		return
+	}
+	if !p.runInline(c, 0) {
 		return
 	}
 	select {
@@ -341,7 +393,6 @@ func (p *Pipeline) Resubmit(c *Call, err error) {
 	default:
 		c.Complete(nil, err)
 	}
-	p.mu.RUnlock()
 }
 
 // Fail disposes of a call that failed with err: the failover (retry) may
@@ -397,6 +448,9 @@ func (p *Pipeline) Close() error {
 			close(p.in)
 		}
 		p.mu.Unlock()
+		// No call parks any more (Submit and Resubmit hold the read lock
+		// while they run the gates): fail those that wait in a gate.
+		p.dropParked()
 		// The hooks run even when Wait re-panics with a stage's panic, so
 		// the calls held in pending tables and retry lanes still complete.
 		defer func() {

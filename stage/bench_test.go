@@ -3,6 +3,7 @@ package stage_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/ftnpipe/ccm/codec"
 	"github.com/ftnpipe/ccm/pipeline"
@@ -57,5 +58,51 @@ func BenchmarkFusedTransforms(b *testing.B) {
 		}
 		c.Complete(nil, nil)
 		c.ReleaseFrame()
+	}
+}
+
+// BenchmarkZoneAdmit: the throttle's fast path, a call admitted with a free
+// place and token, then completed (its cleanup gives the place back).
+// Calls are made in batches outside the timer; "none" is the completion
+// alone, the baseline to subtract.
+func BenchmarkZoneAdmit(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		l    *stage.Limits
+	}{
+		{"none", nil},
+		{"concurrent", &stage.Limits{Concurrent: 1 << 20, MaxQueue: 32}},
+		{"concurrent+rate", &stage.Limits{Concurrent: 1 << 20, MaxQueue: 32, Rate: 1 << 30, Period: time.Hour}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var z *stage.Zone
+			if tc.l != nil {
+				var err error
+				if z, err = stage.NewZone(*tc.l, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			params := map[string]any{}
+			batch := make([]*pipeline.Call, 256)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += len(batch) {
+				b.StopTimer()
+				n := min(len(batch), b.N-done)
+				for i := range n {
+					batch[i] = pipeline.NewCall(context.Background(), fn, params)
+				}
+				b.StartTimer()
+				for _, c := range batch[:n] {
+					if z != nil && !z.Enter(c, pipeline.Resume{}) {
+						b.Fatal("not admitted")
+					}
+					c.Complete(nil, nil)
+				}
+			}
+			if z != nil && z.InFlight() != 0 {
+				b.Fatal("places not given back")
+			}
+		})
 	}
 }

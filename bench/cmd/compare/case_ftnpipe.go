@@ -58,7 +58,7 @@ const benchMACKey = "YmVuY2ggTUFDIGtleSwgMzIgYnl0ZXMgbG9uZyEhISE=" // "bench MAC
 
 func dialFtn(scheme string, opts ...ccm.RegisterOption) func(ctx context.Context, addr string, conc int) (client, error) {
 	return func(ctx context.Context, addr string, conc int) (client, error) {
-		c := ccm.New()
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
 		// MaxConns sizes the HTTP keep-alive pool to the callers, as
 		// nethttp-json's transport is; WS multiplexes on one connection.
 		err := c.Register(ctx, ftnIface, ftnIfaceV, scheme+"://"+addr+ftnPath, append([]ccm.RegisterOption{ccm.MaxConns(conc)}, opts...)...)
