@@ -182,6 +182,7 @@ func (c *CCM) add(name, ifacever string, ep *endpoint) error {
 		ep:      ep,
 	}
 	it.prefix = iname + ":" + it.version + ":"
+	ep.name, ep.ifaceVer, ep.emit = name, ifacever, c.emit
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

@@ -25,6 +25,11 @@ type endpoint struct {
 	verify stage.Verifier // MAC credentials: checks every response
 	codec  pipeline.Codec // the Coder option's
 
+	// name, ifaceVer and emit report connect and disconnect events; set
+	// by CCM.add before the endpoint is published.
+	name, ifaceVer string
+	emit           func(Event)
+
 	once   sync.Once
 	mu     sync.Mutex // guards closed and p across start/close
 	closed bool
@@ -205,7 +210,9 @@ func (ep *endpoint) build() {
 				DialTimeout: cfg.dialTimeout,
 				ReadLimit:   cfg.maxMessage,
 				Receive:     ep.mux.Receive,
-				Lost:        ep.mux.FailSent,
+				Lost:        ep.mux.FailVia,
+				Healing:     cfg.healing(),
+				OnState:     ep.connState,
 				Fail:        fail,
 			})
 		} else {
@@ -215,7 +222,9 @@ func (ep *endpoint) build() {
 				DialTimeout: cfg.dialTimeout,
 				ReadLimit:   int64(cfg.maxMessage),
 				Receive:     ep.mux.Receive,
-				Lost:        ep.mux.FailSent,
+				Lost:        ep.mux.FailVia,
+				Healing:     cfg.healing(),
+				OnState:     ep.connState,
 				Fail:        fail,
 			})
 		}

@@ -45,6 +45,9 @@ type Call struct {
 	// Sent reports whether the current attempt's frame was (or may have
 	// been) written; it decides ConnectError versus CommError.
 	Sent atomic.Bool
+	// via is the connection the current attempt was written on (see
+	// [Carrier]); nil when none.
+	via atomic.Pointer[Carrier]
 	// Rsp is the decoded response envelope, set by the sink.
 	Rsp Response
 	// Scratch is a per-call slot for the stage that owns the call; the

@@ -29,19 +29,22 @@ type WSConfig struct {
 	ReadLimit int64
 	// MaxBatch is the most queued frames written in one go (default 64).
 	MaxBatch int
+	// Healing: how many connections, heartbeat, reconnect backoff.
+	Healing
 
 	// Receive gets every incoming message, in the reader's goroutine; the
 	// slice is reused after Receive returns. (The mux's Receive.)
 	Receive func(frame []byte)
-	// Lost is told that the connection is gone; it fails every call that
-	// was written on it with err, a CommError. (The mux's FailSent.)
-	Lost func(err error)
+	// Lost is told that the connection k is gone; it fails every call
+	// that was written on it with err, a CommError. (The mux's FailVia.)
+	Lost func(k *pipeline.Carrier, err error)
 	// Fail disposes of a call that could not be written (ConnectError);
 	// the pipeline's Fail, so the retry policy applies.
 	Fail func(c *pipeline.Call, err error)
-	// OnState, when not nil, is told when a connection opens (true) or is
-	// lost (false).
-	OnState func(up bool)
+	// OnState, when not nil, is told when a connection opens or goes
+	// away, in the goroutine of that connection's worker (so in order
+	// for each connection); it must not block.
+	OnState func(ConnState)
 }
 
 // WebSocket is the transmit stage for ws:// and wss:// endpoints. It keeps
@@ -86,7 +89,7 @@ func NewWebSocket(cfg WSConfig) *WebSocket {
 		cfg.ReadLimit = 65536
 	}
 	w := &WebSocket{cfg: cfg}
-	w.init(cfg.URL, cfg.MaxBatch, cfg.Lost, cfg.Fail, cfg.OnState)
+	w.init(cfg.URL, cfg.MaxBatch, cfg.Healing, cfg.Lost, cfg.Fail, cfg.OnState)
 	w.persistent.dial = w.dial
 	return w
 }
@@ -134,6 +137,7 @@ func (w *WebSocket) dial(ctx context.Context) (*link, error) {
 		return ws.Write(context.Background(), websocket.MessageBinary, frame)
 	}
 	conn.closeNow = func() { ws.CloseNow() }
+	conn.ping = ws.Ping
 	conn.closeOnEnd(ctx)
 	go w.read(ws, conn)
 	return conn, nil
@@ -154,6 +158,7 @@ func (w *WebSocket) read(ws *websocket.Conn, conn *link) {
 			conn.fail(err)
 			return
 		}
+		conn.rx.Add(1)
 		w.cfg.Receive(buf.Bytes())
 		if buf.Cap() > 4*int(w.cfg.ReadLimit) {
 			buf = bytes.Buffer{}

@@ -49,6 +49,7 @@ func (m *Mux) Assign(c *pipeline.Call) error {
 	rid := string(b)
 	old := c.Req.Rid
 	c.Sent.Store(false)
+	c.ClearVia()
 	m.mu.Lock()
 	if old != "" && m.pending[old] == c {
 		delete(m.pending, old)
@@ -68,8 +69,10 @@ func (m *Mux) Assign(c *pipeline.Call) error {
 	return nil
 }
 
-// Cleanup removes a completed call's entry.
+// Cleanup removes a completed call's entry and takes it off the
+// connection that carried it.
 func (m *Mux) Cleanup(c *pipeline.Call) {
+	c.ClearVia()
 	m.mu.Lock()
 	if rid := c.Req.Rid; m.pending[rid] == c {
 		delete(m.pending, rid)
@@ -99,6 +102,7 @@ func (m *Mux) Receive(frame []byte) {
 		m.unknown.Add(1)
 		return
 	}
+	c.ClearVia()
 	c.Rsp = rsp
 	m.dec.Finish(c)
 }
@@ -129,6 +133,27 @@ func (m *Mux) FailSent(err error) {
 	}
 	m.mu.Unlock()
 	for _, c := range lost {
+		m.fail(c, err)
+	}
+}
+
+// FailVia is told that the connection k was lost: every pending call
+// written on k leaves the table and fails with err (CommError) through the
+// retry policy. Calls written on the endpoint's other connections, and
+// calls not yet written, stay. With one connection per endpoint it does
+// what FailSent does.
+func (m *Mux) FailVia(k *pipeline.Carrier, err error) {
+	var lost []*pipeline.Call
+	m.mu.Lock()
+	for rid, c := range m.pending {
+		if c.Via() == k {
+			delete(m.pending, rid)
+			lost = append(lost, c)
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range lost {
+		c.ClearVia()
 		m.fail(c, err)
 	}
 }
