@@ -160,6 +160,7 @@ type persistent struct {
 	slots     []*slot
 	running   atomic.Bool
 	pingsSent atomic.Uint64
+	dials     atomic.Uint64
 }
 
 func (w *persistent) init(url string, maxBatch int, heal Healing, lost func(*pipeline.Carrier, error), fail func(*pipeline.Call, error), onState func(ConnState)) {
@@ -183,6 +184,9 @@ func (w *persistent) init(url string, maxBatch int, heal Healing, lost func(*pip
 // Pings returns how many heartbeat pings were sent on this endpoint's
 // connections so far.
 func (w *persistent) Pings() uint64 { return w.pingsSent.Load() }
+
+// Dials returns how many times this endpoint tried to open a connection.
+func (w *persistent) Dials() uint64 { return w.dials.Load() }
 
 // Run implements [pipeline.Stage]. Run one worker: with one connection it
 // is that connection's worker; with more it hands each call to the least
@@ -310,8 +314,9 @@ func (w *persistent) serve(ctx context.Context, s *slot, in <-chan *pipeline.Cal
 		}
 		if conn != nil && len(todo) > 0 {
 			s.wmu.Lock()
-			err := w.write(conn, todo)
+			err := w.write(conn, todo, s, n)
 			s.wmu.Unlock()
+			n = 0 // released by write
 			if err != nil {
 				w.drop(s, conn, pipeline.Errorf(pipeline.CommError, "write failed: %v", err))
 				conn = nil
@@ -325,9 +330,15 @@ func (w *persistent) serve(ctx context.Context, s *slot, in <-chan *pipeline.Cal
 				}
 			}
 		}
-		if s.q != nil {
-			s.queued.Add(-int64(n))
-		}
+		s.release(n)
+	}
+}
+
+// release takes n calls off the count of calls handed to s and not yet
+// written (several connections only).
+func (s *slot) release(n int) {
+	if s.q != nil && n != 0 {
+		s.queued.Add(-int64(n))
 	}
 }
 
@@ -365,6 +376,7 @@ func (w *persistent) connect(ctx context.Context, s *slot, batch []*pipeline.Cal
 			}
 		}
 	}
+	w.dials.Add(1)
 	conn, err := w.dial(ctx)
 	if err != nil {
 		s.retryAt.Store(time.Now().Add(s.bo.next()).UnixNano())
@@ -448,8 +460,11 @@ func collect(batch []*pipeline.Call, in <-chan *pipeline.Call) []*pipeline.Call 
 	return batch
 }
 
-// write sends the frames of batch on conn, corked into one flush.
-func (w *persistent) write(conn *link, batch []*pipeline.Call) error {
+// write sends the frames of batch on conn, corked into one flush. Before
+// the flush it releases n calls from s's queued count: the calls now
+// count as in flight on conn, so the slot's load never looks lower than
+// it is, nor higher once the peer has the frames.
+func (w *persistent) write(conn *link, batch []*pipeline.Call, s *slot, n int) error {
 	conn.cork.Cork()
 	var err error
 	for _, c := range batch {
@@ -468,6 +483,7 @@ func (w *persistent) write(conn *link, batch []*pipeline.Call) error {
 			break
 		}
 	}
+	s.release(n)
 	if ferr := conn.cork.Uncork(); err == nil {
 		err = ferr
 	}

@@ -99,6 +99,12 @@ func newFrameServer(t *testing.T, network string, serve func(nc net.Conn)) *fram
 	if network == "unix" {
 		addr = filepath.Join(t.TempDir(), "s.sock")
 	}
+	return newFrameServerAt(t, network, addr, serve)
+}
+
+// newFrameServerAt is newFrameServer listening at addr.
+func newFrameServerAt(t *testing.T, network, addr string, serve func(nc net.Conn)) *frameServer {
+	t.Helper()
 	ln, err := net.Listen(network, addr)
 	is.New(t).NoErr(err)
 	s := &frameServer{ln: ln}
