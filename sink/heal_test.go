@@ -101,7 +101,7 @@ func TestWebSocketHeartbeatDropsSilentPeer(t *testing.T) {
 	c := mkCall(`{"f":"a.b:1.0:f"}`)
 	in <- c // written, never answered
 	err := <-lost
-	is.True(errors.Is(err, pipeline.ErrCommError))     // lost, so the mux fails the call with CommError
+	is.True(errors.Is(err, pipeline.ErrCommError))      // lost, so the mux fails the call with CommError
 	is.True(strings.Contains(err.Error(), "heartbeat")) // and why
 	is.True(pings.Load() >= 1)                          // the peer was pinged
 	is.True(carrier.Load() == c.Via())                  // the call was on the lost connection
@@ -356,6 +356,6 @@ func TestStreamNoDialWithoutCalls(t *testing.T) {
 	}
 	dials := st.Dials()
 	is.True(dials >= 1 && dials <= 5) // at most one attempt per call
-	time.Sleep(50 * time.Millisecond)  // 25 backoff maxima: a retry loop would have dialled
+	time.Sleep(50 * time.Millisecond) // 25 backoff maxima: a retry loop would have dialled
 	is.Equal(st.Dials(), dials)
 }
