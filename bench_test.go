@@ -2,6 +2,8 @@ package ccm_test
 
 import (
 	"context"
+	"runtime"
+	"strconv"
 	"testing"
 
 	ccm "github.com/ftnpipe/ccm"
@@ -209,4 +211,36 @@ func BenchmarkLocalCall(b *testing.B) {
 		}
 	})
 	b.Run("parallel", func(b *testing.B) { callParallel(b, it, params) })
+}
+
+// BenchmarkConns is 64 callers on one endpoint over 1, 2 and 4
+// connections ([ccm.Conns]) in the same run, for ws and tcp (client and
+// executor in this process).
+func BenchmarkConns(b *testing.B) {
+	s := newService(b)
+	urls := streamURLs(b, s)
+	urls["ws"] = s.srv.WSURL()
+	params := map[string]any{"msg": "0123456789abcdef"}
+	for _, scheme := range []string{"ws", "tcp"} {
+		for _, n := range []int{1, 2, 4} {
+			c := ccm.New(ccm.Conns(n))
+			if err := c.Register(bg, "svc", "test.svc:1.0", urls[scheme]); err != nil {
+				b.Fatal(err)
+			}
+			it, _ := c.Iface("svc")
+			b.Run(scheme+"/conns="+strconv.Itoa(n), func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := it.Call(bg, "echo", params); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+			c.Close()
+		}
+	}
 }

@@ -158,6 +158,8 @@ type persistent struct {
 	fail      func(c *pipeline.Call, err error)
 	onState   func(ConnState)
 	slots     []*slot
+	qmu       sync.RWMutex // excludes TryDirect's hand-off to a slot from Run closing the slots' queues
+	qclosed   bool
 	running   atomic.Bool
 	pingsSent atomic.Uint64
 	dials     atomic.Uint64
@@ -220,9 +222,12 @@ func (w *persistent) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<-
 		s.queued.Add(1)
 		s.q <- c
 	}
+	w.qmu.Lock()
+	w.qclosed = true
 	for _, s := range w.slots {
 		close(s.q)
 	}
+	w.qmu.Unlock()
 	wg.Wait()
 	return nil
 }
@@ -401,11 +406,35 @@ func (w *persistent) connect(ctx context.Context, s *slot, batch []*pipeline.Cal
 // failing. A failed write closes the connection: the worker then fails the
 // calls written on it, c included, as for any loss. It is the pipeline's
 // direct lane.
+//
+// With several connections it also saves the dispatcher's hop: when the
+// chosen connection cannot be written at once, c goes straight into that
+// connection's queue if there is room.
 func (w *persistent) TryDirect(c *pipeline.Call) bool {
-	s := w.slots[0]
-	if len(w.slots) > 1 {
-		s = w.pick()
+	if len(w.slots) == 1 {
+		return w.tryWrite(w.slots[0], c)
 	}
+	s := w.pick()
+	if w.tryWrite(s, c) {
+		return true
+	}
+	w.qmu.RLock()
+	defer w.qmu.RUnlock()
+	if w.qclosed {
+		return false
+	}
+	s.queued.Add(1)
+	select {
+	case s.q <- c:
+		return true
+	default:
+		s.queued.Add(-1)
+		return false
+	}
+}
+
+// tryWrite is the direct write of TryDirect on slot s.
+func (w *persistent) tryWrite(s *slot, c *pipeline.Call) bool {
 	if !s.wmu.TryLock() {
 		return false
 	}
