@@ -47,12 +47,13 @@ type StreamConfig struct {
 	OnState func(ConnState)
 }
 
-// Stream is the transmit stage for tcp:// and unix:// endpoints: one
-// persistent stream connection per endpoint carrying length-prefixed
-// frames (package doc), multiplexed by rid exactly like [WebSocket], with
-// the same worker, batching, direct lane, error rules and Close
-// behaviour; only the dial and the framing differ. Run one worker; per
-// connection there is one reader goroutine, joined before Run returns.
+// Stream is the transmit stage for tcp:// and unix:// endpoints:
+// persistent stream connections (one unless [Healing].Conns says more)
+// carrying length-prefixed frames (package doc), multiplexed by rid
+// exactly like [WebSocket], with the same workers, batching, direct lane,
+// reconnect, error rules and Close behaviour; only the dial, the framing
+// and the heartbeat's ping (a Ping control frame) differ. Run one worker;
+// its goroutines are joined before Run returns.
 type Stream struct {
 	persistent
 	cfg StreamConfig

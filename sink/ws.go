@@ -48,17 +48,20 @@ type WSConfig struct {
 }
 
 // WebSocket is the transmit stage for ws:// and wss:// endpoints. It keeps
-// one persistent connection, dialled on first use, and carries every call
-// of the endpoint on it; responses are matched by rid (stage.Mux).
+// persistent connections (one unless [Healing].Conns says more), dialled
+// on first use, and carries every call of the endpoint on them; responses
+// are matched by rid (stage.Mux). How they reconnect, ping and share the
+// load: package doc, "Connections that heal".
 //
-// Run one worker. The worker owns the connection: it dials, writes and
+// Run one worker. Each connection's worker owns it: it dials, writes and
 // notices loss. Frames queued while it works are written together: they
 // are collected from the input without blocking (up to MaxBatch) and the
 // socket is corked while they are written, so a burst of calls costs one
 // system call instead of one per frame. A dial failure fails the batch and
 // every call already queued with ConnectError at once, rather than letting
-// them wait for their deadlines; the next call dials again. Connection
-// loss fails every call written on it with CommError (through Lost).
+// them wait for their deadlines; later calls wait for the next attempt
+// (backoff). Connection loss fails every call written on it with
+// CommError (through Lost).
 //
 // A lone call need not wait for the worker at all: the pipeline's direct
 // lane ([WebSocket.TryDirect]) lets the caller write its frame itself
@@ -73,8 +76,9 @@ type WSConfig struct {
 // where FutoIn puts it (the "MPCK" and "CBOR" markers), so a text frame
 // is simply JSON without a marker.
 //
-// Per connection there is one reader goroutine; both are joined before Run
-// returns.
+// Per connection there is one worker and one reader goroutine (with one
+// connection, the worker is Run's own goroutine); all are joined before
+// Run returns.
 type WebSocket struct {
 	persistent
 	cfg WSConfig

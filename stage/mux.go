@@ -8,9 +8,13 @@ import (
 	"github.com/ftnpipe/ccm/pipeline"
 )
 
-// Mux multiplexes calls over one bi-directional channel (WebSocket today;
-// TCP and UNIX sockets later). It assigns each attempt a request id and
-// keeps the pending table that matches responses to calls.
+// Mux multiplexes calls over the bi-directional connections of one
+// endpoint (WebSocket, TCP, UNIX; one or several per endpoint). It assigns
+// each attempt a request id and keeps the pending table that matches
+// responses to calls. A call's [pipeline.Carrier] says which connection
+// its attempt was written on; the mux takes it off that carrier when the
+// attempt ends, so the transport's per-connection load counts stay exact,
+// and a lost connection fails only its own calls ([Mux.FailVia]).
 //
 // Rids are "C" followed by a number from an atomic counter, starting at 1
 // (WIRE.md §4). The counter belongs to the endpoint, not to one socket: it
