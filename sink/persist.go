@@ -114,6 +114,9 @@ func (l *link) cause() error {
 	return pipeline.Errorf(pipeline.CommError, "connection lost: %v", l.err)
 }
 
+// errEndpointClosed is why the connections of a closed endpoint went.
+func errEndpointClosed() error { return pipeline.NewError(pipeline.CommError, "endpoint closed") }
+
 // slot is one of an endpoint's connections: its worker's state and what
 // callers and the dispatcher read to choose it.
 type slot struct {
@@ -262,7 +265,7 @@ func (w *persistent) serve(ctx context.Context, s *slot, in <-chan *pipeline.Cal
 	var conn *link
 	defer func() {
 		if conn != nil {
-			w.drop(s, conn, pipeline.NewError(pipeline.CommError, "endpoint closed"))
+			w.drop(s, conn, errEndpointClosed())
 		}
 	}()
 	batch := make([]*pipeline.Call, 0, w.maxBatch)
@@ -279,7 +282,11 @@ func (w *persistent) serve(ctx context.Context, s *slot, in <-chan *pipeline.Cal
 				return
 			}
 		case <-dead:
-			w.drop(s, conn, conn.cause())
+			err := conn.cause()
+			if ctx.Err() != nil {
+				err = errEndpointClosed() // closeOnEnd closed it
+			}
+			w.drop(s, conn, err)
 			conn = nil
 			continue
 		case <-s.kick:
