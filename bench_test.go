@@ -215,7 +215,11 @@ func BenchmarkLocalCall(b *testing.B) {
 
 // BenchmarkConns is 64 callers on one endpoint over 1, 2 and 4
 // connections ([ccm.Conns]) in the same run, for ws and tcp (client and
-// executor in this process).
+// executor in this process). On the 2-core development machine (shared,
+// -count 5 -benchtime 1s, medians, ns/op for 1/2/4 connections): ws
+// 26.9k/13.6k/16.5k, tcp 14.0k/14.1k/15.5k, 40 allocs/op throughout; a
+// second WebSocket connection halves the cost per call, TCP gains
+// nothing on two cores.
 func BenchmarkConns(b *testing.B) {
 	s := newService(b)
 	urls := streamURLs(b, s)
