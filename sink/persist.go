@@ -306,7 +306,6 @@ func (w *persistent) serve(ctx context.Context, s *slot, in <-chan *pipeline.Cal
 			s.wmu.Lock()
 			err := conn.sendPing()
 			s.wmu.Unlock()
-			w.pingsSent.Add(1)
 			if err != nil {
 				w.drop(s, conn, pipeline.Errorf(pipeline.CommError, "write failed: %v", err))
 				conn = nil
