@@ -37,6 +37,7 @@ type healProxy struct {
 type relayed struct {
 	client, server net.Conn
 	frames         atomic.Int64
+	controls       atomic.Int64 // Ping frames
 }
 
 func newHealProxy(t *testing.T, target string, frames bool) *healProxy {
@@ -82,7 +83,7 @@ func (p *healProxy) accept() {
 			defer p.wg.Done()
 			defer srv.Close()
 			if p.frames {
-				p.relayFrames(srv, cl, &r.frames)
+				p.relayFrames(srv, cl, r)
 			} else {
 				p.relay(srv, cl)
 			}
@@ -107,22 +108,24 @@ func (p *healProxy) relay(dst, src net.Conn) {
 	}
 }
 
-// relayFrames is relay for stream frames, counting the messages (not the
-// control frames).
-func (p *healProxy) relayFrames(dst, src net.Conn, count *atomic.Int64) {
+// relayFrames is relay for stream frames, counting the messages and the
+// control frames of r.
+func (p *healProxy) relayFrames(dst, src net.Conn, r *relayed) {
 	var hdr [4]byte
 	for {
 		if _, err := io.ReadFull(src, hdr[:]); err != nil {
 			return
 		}
 		out := hdr[:]
-		if n := binary.BigEndian.Uint32(hdr[:]); n&(1<<31) == 0 {
+		if n := binary.BigEndian.Uint32(hdr[:]); n&(1<<31) != 0 {
+			r.controls.Add(1)
+		} else {
 			msg := make([]byte, 4+n)
 			copy(msg, hdr[:])
 			if _, err := io.ReadFull(src, msg[4:]); err != nil {
 				return
 			}
-			count.Add(1)
+			r.frames.Add(1)
 			out = msg
 		}
 		if !p.dead.Load() {
@@ -301,6 +304,41 @@ func TestHeartbeatDetectsHungPeer(t *testing.T) {
 			down := <-events
 			is.Equal(down.Kind, ccm.EventDisconnect)
 			is.True(strings.Contains(down.Err.Error(), "heartbeat"))
+		})
+	}
+}
+
+// The executor answers the heartbeat (WebSocket pongs, stream Pong
+// frames): an idle connection pinged many times stays up.
+func TestHeartbeatKeepsExecutorConnection(t *testing.T) {
+	s := newService(t)
+	urls := streamURLs(t, s)
+	for _, kind := range []string{"ws", "tcp"} {
+		t.Run(kind, func(t *testing.T) {
+			is := is.New(t)
+			target := strings.TrimSuffix(strings.TrimPrefix(s.srv.WSURL(), "ws://"), "/")
+			if kind == "tcp" {
+				target = strings.TrimPrefix(urls["tcp"], "tcp://")
+			}
+			p := newHealProxy(t, target, kind == "tcp")
+			c := ccm.New(ccm.Heartbeat(5*time.Millisecond), ccm.RetryCount(0))
+			defer c.Close()
+			events := connEvents(c)
+			it := register(t, c, kind+"://"+p.addr()+map[string]string{"ws": "/", "tcp": ""}[kind])
+			_, err := it.Call(bg, "echo", map[string]any{"msg": "x"})
+			is.NoErr(err)
+			time.Sleep(200 * time.Millisecond) // 40 heartbeat intervals, idle
+			_, err = it.Call(bg, "echo", map[string]any{"msg": "y"})
+			is.NoErr(err)
+			is.Equal(p.count(), 1) // the same connection throughout
+			if kind == "tcp" {
+				p.mu.Lock()
+				pings := p.conns[0].controls.Load()
+				p.mu.Unlock()
+				is.True(pings >= 5) // it was pinged, and answered
+			}
+			is.Equal(len(events), 1)
+			is.Equal((<-events).Kind, ccm.EventConnect) // and no disconnect
 		})
 	}
 }
