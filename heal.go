@@ -15,11 +15,14 @@ const DefaultHeartbeat = 15 * time.Second
 
 // Conns sets how many connections a WebSocket, TCP or UNIX endpoint keeps
 // (default 1; n < 1 means 1). Each connection has its own writer and
-// reader goroutines; a call goes to the connection with the fewest calls
-// in flight (the first on a tie), so a slow call holds up only its own
-// connection's share and both directions of the socket work run in
-// parallel. Connections open as load needs them: sequential calls use
-// only the first. Request ids stay unique per endpoint, a response comes
+// reader goroutines, so several sockets are written and read in parallel;
+// a call goes to the connection with the fewest calls in flight (the
+// first on a tie), skipping connections that wait to redial after a
+// failure. Connections open as load needs them: sequential calls use
+// only the first. BenchmarkConns (64 callers, 2 cores) measured about
+// half the cost per call with 2 WebSocket connections instead of 1, and
+// no gain for TCP; more connections cost goroutines and smaller write
+// batches, so measure before raising it. Request ids stay unique per endpoint, a response comes
 // back on the connection that carried its request, and losing one
 // connection fails only the calls written on it (CommError). HTTP
 // endpoints ignore it (see [MaxConns]).
