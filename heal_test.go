@@ -290,7 +290,7 @@ func TestHeartbeatDetectsHungPeer(t *testing.T) {
 				target = strings.TrimPrefix(urls["tcp"], "tcp://")
 			}
 			p := newHealProxy(t, target, false)
-			c := ccm.New(ccm.Heartbeat(20*time.Millisecond), ccm.CallTimeout(time.Minute), ccm.RetryCount(0))
+			c := ccm.New(ccm.Heartbeat(50*time.Millisecond), ccm.CallTimeout(time.Minute), ccm.RetryCount(0))
 			defer c.Close()
 			events := connEvents(c)
 			it := register(t, c, kind+"://"+p.addr()+map[string]string{"ws": "/", "tcp": ""}[kind])
@@ -321,13 +321,13 @@ func TestHeartbeatKeepsExecutorConnection(t *testing.T) {
 				target = strings.TrimPrefix(urls["tcp"], "tcp://")
 			}
 			p := newHealProxy(t, target, kind == "tcp")
-			c := ccm.New(ccm.Heartbeat(5*time.Millisecond), ccm.RetryCount(0))
+			c := ccm.New(ccm.Heartbeat(25*time.Millisecond), ccm.RetryCount(0))
 			defer c.Close()
 			events := connEvents(c)
 			it := register(t, c, kind+"://"+p.addr()+map[string]string{"ws": "/", "tcp": ""}[kind])
 			_, err := it.Call(bg, "echo", map[string]any{"msg": "x"})
 			is.NoErr(err)
-			time.Sleep(200 * time.Millisecond) // 40 heartbeat intervals, idle
+			time.Sleep(400 * time.Millisecond) // 16 heartbeat intervals, idle
 			_, err = it.Call(bg, "echo", map[string]any{"msg": "y"})
 			is.NoErr(err)
 			is.Equal(p.count(), 1) // the same connection throughout

@@ -17,7 +17,7 @@ import (
 // disconnect) and keeps serving.
 func TestHeartbeatWithReference(t *testing.T) {
 	is := is.New(t)
-	c := ccm.New(ccm.Heartbeat(10 * time.Millisecond))
+	c := ccm.New(ccm.Heartbeat(25 * time.Millisecond))
 	defer c.Close()
 	events := make(chan ccm.Event, 16)
 	c.Subscribe(func(ev ccm.Event) {
@@ -32,7 +32,7 @@ func TestHeartbeatWithReference(t *testing.T) {
 	is.NoErr(err)
 	_, err = call(t, svc, "echo", map[string]any{"msg": "a"})
 	is.NoErr(err)
-	time.Sleep(300 * time.Millisecond) // 30 heartbeat intervals, idle
+	time.Sleep(400 * time.Millisecond) // 16 heartbeat intervals, idle
 	r, err := call(t, svc, "echo", map[string]any{"msg": "b"})
 	is.NoErr(err)
 	is.Equal(r["msg"], "b")

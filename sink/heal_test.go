@@ -119,7 +119,7 @@ func TestWebSocketHeartbeatKeepsLivePeer(t *testing.T) {
 	lost := make(chan error, 4)
 	ws := sink.NewWebSocket(sink.WSConfig{
 		URL:     url,
-		Healing: sink.Healing{Heartbeat: 5 * time.Millisecond},
+		Healing: sink.Healing{Heartbeat: 25 * time.Millisecond},
 		Receive: func([]byte) {},
 		Lost:    func(_ *pipeline.Carrier, err error) { lost <- err },
 		Fail:    func(c *pipeline.Call, err error) { c.Complete(nil, err) },
@@ -175,7 +175,7 @@ func TestStreamHeartbeat(t *testing.T) {
 			got, lost := make(chan string, 4), make(chan error, 4)
 			st := sink.NewStream(sink.StreamConfig{
 				Network: network, Address: srv.ln.Addr().String(),
-				Healing: sink.Healing{Heartbeat: 5 * time.Millisecond},
+				Healing: sink.Healing{Heartbeat: 25 * time.Millisecond},
 				Receive: func(b []byte) { got <- string(b) },
 				Lost:    func(_ *pipeline.Carrier, err error) { lost <- err },
 				Fail:    func(c *pipeline.Call, err error) { c.Complete(nil, err) },
