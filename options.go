@@ -28,6 +28,10 @@ type config struct {
 	coder        string
 	maxRawResult int64  // MaxRawResult (raw.go); 0: none
 	limitZone    string // "": the default for the endpoint's kind
+	conns        int
+	heartbeat    time.Duration
+	reconnMin    time.Duration
+	reconnMax    time.Duration
 }
 
 func defaultConfig() config {
@@ -38,6 +42,8 @@ func defaultConfig() config {
 		maxMessage:  stage.DefaultMaxMessageSize,
 		dialTimeout: 10 * time.Second,
 		coder:       "JSON",
+		conns:       1,
+		heartbeat:   DefaultHeartbeat,
 	}
 }
 
@@ -88,8 +94,8 @@ func RetryCount(n int) Option {
 // MaxConns bounds the HTTP connections per endpoint and so the calls in
 // flight to it over HTTP (default 16); that many connections are kept
 // alive for reuse. For an in-process endpoint it is how many calls run at
-// once (more wait in its queue). WebSocket, TCP and UNIX endpoints use one
-// connection whatever this says.
+// once (more wait in its queue). WebSocket, TCP and UNIX endpoints ignore
+// it: see [Conns].
 func MaxConns(n int) Option {
 	if n < 1 {
 		n = 1
@@ -108,7 +114,10 @@ func MaxMessageSize(n int) Option {
 	return option(func(c *config) { c.maxMessage = n })
 }
 
-// DialTimeout bounds connecting to an endpoint (default 10 s).
+// DialTimeout bounds connecting to an endpoint (default 10 s): the TCP or
+// UNIX connect, and for ws:// and wss:// also the TLS and WebSocket
+// handshakes. A dial that takes longer fails the calls waiting for it
+// with ConnectError.
 func DialTimeout(d time.Duration) Option {
 	return option(func(c *config) { c.dialTimeout = d })
 }

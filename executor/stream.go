@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ftnpipe/ccm/internal/sockio"
 )
 
 // StreamServer is an Executor listening on a TCP or UNIX stream socket,
@@ -21,8 +23,10 @@ import (
 // calls of one connection run concurrently and are answered with their
 // rid as they complete.
 //
-// A frame whose declared length is 0 or over the message limit closes its
-// connection without reading or allocating its body; it is counted in
+// A Ping control frame is answered with a Pong, so that the invoker's
+// heartbeat can tell a live connection from a dead one. A frame whose
+// declared length is 0 or over the message limit closes its connection
+// without reading or allocating its body; it is counted in
 // [Stats].BadFrames. Calls still running on that connection get their
 // context cancelled and no answer. Its methods are safe for concurrent
 // use.
@@ -184,11 +188,28 @@ type streamLink struct {
 // connection (counted), as does EOF or an error mid-frame. The body is
 // read into a pooled buffer that grows with the bytes that arrive, never
 // from the declared length alone.
+//
+// Control words (sink package doc) are handled here and never reach the
+// connection: a Ping is answered with a Pong at once (the answer never
+// waits for the socket, see batchConn), a Pong is ignored, any other
+// control word counts as a bad frame.
 func (l *streamLink) next(c *muxConn) *[]byte {
-	if _, err := io.ReadFull(l.br, l.hdr[:]); err != nil {
-		return nil
+	var n uint32
+	for {
+		if _, err := io.ReadFull(l.br, l.hdr[:]); err != nil {
+			return nil
+		}
+		n = binary.BigEndian.Uint32(l.hdr[:])
+		if n == sockio.Ping {
+			if l.bc.writeParts(pongWord[:], nil) != nil {
+				return nil
+			}
+			continue
+		}
+		if n != sockio.Pong {
+			break
+		}
 	}
-	n := binary.BigEndian.Uint32(l.hdr[:])
 	if n == 0 || uint64(n) > uint64(c.e.maxSize) {
 		c.e.badFrames.Add(1)
 		return nil
@@ -203,6 +224,9 @@ func (l *streamLink) next(c *muxConn) *[]byte {
 	}
 	return b
 }
+
+// pongWord is the frame that answers a Ping.
+var pongWord = binary.BigEndian.AppendUint32(nil, sockio.Pong)
 
 func (l *streamLink) send(b []byte) error {
 	var hdr [4]byte

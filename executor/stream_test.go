@@ -2,6 +2,7 @@ package executor_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -280,4 +281,49 @@ func TestStreamServerClose(t *testing.T) {
 	is.NoErr(ex.Close())
 	_, err = ex.ListenTCP("")
 	is.True(err != nil) // closed
+}
+
+// A Ping control frame is answered with a Pong at once, between messages
+// or alone, and leaves the connection serving; an unknown control word is
+// a bad frame.
+func TestStreamPing(t *testing.T) {
+	ping := binary.BigEndian.AppendUint32(nil, 0x80000001)
+	pong := binary.BigEndian.AppendUint32(nil, 0x80000002)
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			is := is.New(t)
+			ex, srv := startStream(t, network)
+			p := dialStream(t, srv)
+			p.write(ping)
+			var hdr [4]byte
+			_, err := io.ReadFull(p.br, hdr[:])
+			is.NoErr(err)
+			is.Equal(hdr[:], pong) // answered
+
+			p.write(pong) // a stray pong is ignored
+			msg := frame(`{"f":"test.svc:1.0:scalar","p":{},"rid":"C1"}`)
+			p.write(append(append(ping, msg...), ping...))
+			pongs, rid := 0, ""
+			for i := 0; i < 3; i++ { // two pongs and the result, in any order
+				_, err = io.ReadFull(p.br, hdr[:])
+				is.NoErr(err)
+				if bytes.Equal(hdr[:], pong) {
+					pongs++
+					continue
+				}
+				body := make([]byte, binary.BigEndian.Uint32(hdr[:])&0xffff)
+				_, err = io.ReadFull(p.br, body)
+				is.NoErr(err)
+				is.True(strings.Contains(string(body), `"rid":"C1"`))
+				rid = "C1"
+			}
+			is.Equal(pongs, 2)
+			is.Equal(rid, "C1") // the call between the pings was served
+			is.Equal(ex.Stats().BadFrames, uint64(0))
+
+			p.write(binary.BigEndian.AppendUint32(nil, 0x80000003))
+			is.True(p.closed()) // not a ping: over the limit, closed
+			is.Equal(ex.Stats().BadFrames, uint64(1))
+		})
+	}
 }

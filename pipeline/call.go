@@ -48,6 +48,9 @@ type Call struct {
 	// Sent reports whether the current attempt's frame was (or may have
 	// been) written; it decides ConnectError versus CommError.
 	Sent atomic.Bool
+	// via is the connection the current attempt was written on (see
+	// [Carrier]); nil when none.
+	via atomic.Pointer[Carrier]
 	// Rsp is the decoded response envelope, set by the sink.
 	Rsp Response
 	// Raw, when not nil, makes this a raw data call (FTN5): see [Raw].

@@ -2,8 +2,8 @@
 // endpoint's pipeline and where responses come back.
 //
 //	HTTP       one POST per call over a keep-alive pool (FTN5 use case 1)
-//	WebSocket  one persistent connection per endpoint, many calls in flight
-//	Stream     the same over a TCP or UNIX stream socket, length-prefixed frames
+//	WebSocket  persistent connections (1 by default), many calls in flight on each
+//	Stream     the same over TCP or UNIX stream sockets, length-prefixed frames
 //	InProc     an Executor in the same process, no socket, no encoding
 //
 // A sink is the last stage of a pipeline ([pipeline.Stage]). It never
@@ -35,6 +35,17 @@
 // are matched by "rid" (C… from the connection's client, S… from its
 // server), and many may be in flight at once, answered in any order.
 //
+// A length word with the top bit set is a control word, not a length, and
+// no message follows it (messages never come near 2 GiB). Two are
+// defined (package internal/sockio holds their values for both sides):
+//
+//	0x80000001  Ping  the receiver answers Pong as soon as it reads it
+//	0x80000002  Pong  the answer; never answered
+//
+// The invoker sends Ping as its heartbeat ([Healing].Heartbeat) on a
+// connection that has been silent; the executor answers. Any other
+// control word is a bad frame.
+//
 // A frame that declares a length of 0 or over the limit is refused before
 // any of its body is read: the connection is closed (its pending calls
 // fail with CommError on the invoker side; the executor counts it in
@@ -42,6 +53,43 @@
 // connection the same way. A frame whose message does not decode is
 // handled like a WebSocket message that does not: an executor answers
 // InvalidRequest, an invoker drops and counts it (stage.Mux.Unknown).
+//
+// # Connections that heal
+//
+// The persistent transports ([WebSocket], [Stream]) share one core, which
+// keeps [Healing].Conns connections per endpoint (default 1), each with
+// its own worker goroutine (the only writer, apart from the direct lane)
+// and reader goroutine; with several, the stage's own goroutine hands
+// each queued call to the connection with the fewest calls in flight. The
+// choices where the spec is silent:
+//
+//   - Connections are dialled lazily, on the first call that needs one,
+//     and again after a loss only when a call needs it: an idle endpoint
+//     whose connection died holds no timer, no reader and no reconnect
+//     loop (its worker waits for calls, as it did before the loss). Eager
+//     redialling would make many idle endpoints reconnect to a peer that
+//     restarts, all at once, for nothing.
+//   - After a failed dial the connection waits before the next attempt
+//     (exponential backoff with jitter, [Healing].ReconnectMin to
+//     ReconnectMax). Calls that arrive meanwhile wait for that attempt
+//     unless their deadline comes first (they then fail at once with
+//     ConnectError); calls waiting for an attempt that fails all fail
+//     with ConnectError. Each call thus sees at least one attempt, a down
+//     peer is dialled at most once per interval however many calls
+//     arrive, and nothing dials while no call waits. A successful dial
+//     resets the backoff, so the first redial after a loss is at once.
+//     Retrying the calls themselves stays with the retry stage.
+//   - A lost connection fails only the calls written on it, through
+//     Lost with its [pipeline.Carrier] (the mux's FailVia); the rid
+//     counter and the pending table stay per endpoint.
+//   - The heartbeat ([Healing].Heartbeat) pings a connection after a
+//     silent interval and drops it after a second one: a WebSocket ping,
+//     or the Ping control frame on streams. It is an application-level
+//     ping on purpose: TCP keepalive is answered by the peer's kernel, so
+//     it would not notice a peer process that hangs, and UNIX sockets
+//     have no keepalive at all. The heartbeat is a runtime timer; only a
+//     WebSocket ping in progress holds a goroutine, for at most one
+//     interval.
 //
 // # In-process calls
 //
@@ -61,7 +109,7 @@
 // serialised.
 //
 // This package imports pipeline and internal/sockio (the non-blocking
-// socket write it shares with the executor) only; the root package wires
+// socket write and the control words it shares with the executor) only; the root package wires
 // sinks to the mux and decoder of package stage through the function
 // fields of [WSConfig], [StreamConfig] and [HTTPConfig].
 package sink

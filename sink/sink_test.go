@@ -109,7 +109,7 @@ func TestWebSocketDialFailureFailsQueue(t *testing.T) {
 	ws := sink.NewWebSocket(sink.WSConfig{
 		URL:     "ws://" + addr + "/",
 		Receive: func([]byte) {},
-		Lost:    func(error) { lost.Add(1) },
+		Lost:    func(*pipeline.Carrier, error) { lost.Add(1) },
 		Fail: func(c *pipeline.Call, err error) {
 			failed.Add(1)
 			c.Complete(nil, err)
@@ -299,7 +299,7 @@ func (e *echoWS) sink() (*sink.WebSocket, chan string, chan error) {
 	ws := sink.NewWebSocket(sink.WSConfig{
 		URL:     "ws" + strings.TrimPrefix(e.srv.URL, "http"),
 		Receive: func(b []byte) { got <- string(b) },
-		Lost:    func(err error) { lost <- err },
+		Lost:    func(_ *pipeline.Carrier, err error) { lost <- err },
 		Fail:    func(c *pipeline.Call, err error) { c.Complete(nil, err) },
 	})
 	return ws, got, lost

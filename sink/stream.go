@@ -19,6 +19,9 @@ import (
 // package doc).
 const FrameHeaderSize = 4
 
+// pingWord is the Ping control frame.
+var pingWord = binary.BigEndian.AppendUint32(nil, sockio.Ping)
+
 // StreamConfig configures a [Stream] sink.
 type StreamConfig struct {
 	// Network is "tcp" or "unix".
@@ -33,20 +36,24 @@ type StreamConfig struct {
 	ReadLimit int
 	// MaxBatch is the most queued frames written in one go (default 64).
 	MaxBatch int
+	// Healing: how many connections, heartbeat, reconnect backoff. The
+	// heartbeat pings with the Ping control frame (package doc).
+	Healing
 
 	// Receive, Lost, Fail and OnState are as in [WSConfig].
 	Receive func(frame []byte)
-	Lost    func(err error)
+	Lost    func(k *pipeline.Carrier, err error)
 	Fail    func(c *pipeline.Call, err error)
-	OnState func(up bool)
+	OnState func(ConnState)
 }
 
-// Stream is the transmit stage for tcp:// and unix:// endpoints: one
-// persistent stream connection per endpoint carrying length-prefixed
-// frames (package doc), multiplexed by rid exactly like [WebSocket], with
-// the same worker, batching, direct lane, error rules and Close
-// behaviour; only the dial and the framing differ. Run one worker; per
-// connection there is one reader goroutine, joined before Run returns.
+// Stream is the transmit stage for tcp:// and unix:// endpoints:
+// persistent stream connections (one unless [Healing].Conns says more)
+// carrying length-prefixed frames (package doc), multiplexed by rid
+// exactly like [WebSocket], with the same workers, batching, direct lane,
+// reconnect, error rules and Close behaviour; only the dial, the framing
+// and the heartbeat's ping (a Ping control frame) differ. Run one worker;
+// its goroutines are joined before Run returns.
 type Stream struct {
 	persistent
 	cfg StreamConfig
@@ -61,7 +68,7 @@ func NewStream(cfg StreamConfig) *Stream {
 		cfg.ReadLimit = 65536
 	}
 	s := &Stream{cfg: cfg}
-	s.init(cfg.Network+"://"+cfg.Address, cfg.MaxBatch, cfg.Lost, cfg.Fail, cfg.OnState)
+	s.init(cfg.Network+"://"+cfg.Address, cfg.MaxBatch, cfg.Healing, cfg.Lost, cfg.Fail, cfg.OnState)
 	s.persistent.dial = s.dial
 	return s
 }
@@ -89,6 +96,10 @@ func (s *Stream) dial(ctx context.Context) (*link, error) {
 		_, err := cork.Write(frame)
 		return err
 	}
+	conn.sendPing = func() error {
+		_, err := cork.Write(pingWord[:])
+		return err
+	}
 	conn.closeNow = func() { _ = nc.Close() }
 	conn.closeOnEnd(ctx)
 	go s.read(nc, conn)
@@ -99,7 +110,14 @@ func (s *Stream) dial(ctx context.Context) (*link, error) {
 // Receive and fails conn when the connection fails or a frame is bad.
 func (s *Stream) read(nc net.Conn, conn *link) {
 	defer close(conn.joined)
-	err := ReadFrames(nc, s.cfg.ReadLimit, s.cfg.Receive)
+	err := readFrames(nc, s.cfg.ReadLimit, func(msg []byte) {
+		conn.rx.Add(1)
+		s.cfg.Receive(msg)
+	}, func(word uint32) {
+		if word == sockio.Pong {
+			conn.rx.Add(1)
+		}
+	})
 	conn.fail(err)
 }
 
@@ -111,7 +129,16 @@ func (s *Stream) read(nc net.Conn, conn *link) {
 // body of a frame is read into a buffer that grows with the bytes that
 // arrive, never sized from the declared length alone, and a bad length is
 // refused before any of its body is read.
+//
+// The Ping and Pong control frames are consumed and never reach receive;
+// any other control word is a bad frame.
 func ReadFrames(r io.Reader, limit int, receive func(msg []byte)) error {
+	return readFrames(r, limit, receive, nil)
+}
+
+// readFrames is ReadFrames that also tells control, when not nil, of
+// every Ping or Pong control frame.
+func readFrames(r io.Reader, limit int, receive func(msg []byte), control func(word uint32)) error {
 	br := bufio.NewReaderSize(r, 16<<10)
 	var hdr [FrameHeaderSize]byte
 	var buf bytes.Buffer
@@ -121,6 +148,12 @@ func ReadFrames(r io.Reader, limit int, receive func(msg []byte)) error {
 			return err
 		}
 		n := binary.BigEndian.Uint32(hdr[:])
+		if n == sockio.Ping || n == sockio.Pong {
+			if control != nil {
+				control(n)
+			}
+			continue
+		}
 		if n == 0 || uint64(n) > uint64(limit) {
 			return pipeline.NewError(pipeline.CommError, badFrame(n, limit))
 		}

@@ -99,6 +99,12 @@ func newFrameServer(t *testing.T, network string, serve func(nc net.Conn)) *fram
 	if network == "unix" {
 		addr = filepath.Join(t.TempDir(), "s.sock")
 	}
+	return newFrameServerAt(t, network, addr, serve)
+}
+
+// newFrameServerAt is newFrameServer listening at addr.
+func newFrameServerAt(t *testing.T, network, addr string, serve func(nc net.Conn)) *frameServer {
+	t.Helper()
 	ln, err := net.Listen(network, addr)
 	is.New(t).NoErr(err)
 	s := &frameServer{ln: ln}
@@ -144,7 +150,7 @@ func (s *frameServer) sink(network string) (*sink.Stream, chan string, chan erro
 		Network: network,
 		Address: s.ln.Addr().String(),
 		Receive: func(b []byte) { got <- string(b) },
-		Lost:    func(err error) { lost <- err },
+		Lost:    func(_ *pipeline.Carrier, err error) { lost <- err },
 		Fail:    func(c *pipeline.Call, err error) { c.Complete(nil, err) },
 	})
 	return st, got, lost
@@ -239,7 +245,7 @@ func TestStreamDialFailure(t *testing.T) {
 		Network: "unix",
 		Address: filepath.Join(t.TempDir(), "nobody.sock"),
 		Receive: func([]byte) {},
-		Lost:    func(error) { t.Error("no connection was up") },
+		Lost:    func(*pipeline.Carrier, error) { t.Error("no connection was up") },
 		Fail:    func(c *pipeline.Call, err error) { c.Complete(nil, err) },
 	})
 	in, join := runStage(st)

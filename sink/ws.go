@@ -29,33 +29,39 @@ type WSConfig struct {
 	ReadLimit int64
 	// MaxBatch is the most queued frames written in one go (default 64).
 	MaxBatch int
+	// Healing: how many connections, heartbeat, reconnect backoff.
+	Healing
 
 	// Receive gets every incoming message, in the reader's goroutine; the
 	// slice is reused after Receive returns. (The mux's Receive.)
 	Receive func(frame []byte)
-	// Lost is told that the connection is gone; it fails every call that
-	// was written on it with err, a CommError. (The mux's FailSent.)
-	Lost func(err error)
+	// Lost is told that the connection k is gone; it fails every call
+	// that was written on it with err, a CommError. (The mux's FailVia.)
+	Lost func(k *pipeline.Carrier, err error)
 	// Fail disposes of a call that could not be written (ConnectError);
 	// the pipeline's Fail, so the retry policy applies.
 	Fail func(c *pipeline.Call, err error)
-	// OnState, when not nil, is told when a connection opens (true) or is
-	// lost (false).
-	OnState func(up bool)
+	// OnState, when not nil, is told when a connection opens or goes
+	// away, in the goroutine of that connection's worker (so in order
+	// for each connection); it must not block.
+	OnState func(ConnState)
 }
 
 // WebSocket is the transmit stage for ws:// and wss:// endpoints. It keeps
-// one persistent connection, dialled on first use, and carries every call
-// of the endpoint on it; responses are matched by rid (stage.Mux).
+// persistent connections (one unless [Healing].Conns says more), dialled
+// on first use, and carries every call of the endpoint on them; responses
+// are matched by rid (stage.Mux). How they reconnect, ping and share the
+// load: package doc, "Connections that heal".
 //
-// Run one worker. The worker owns the connection: it dials, writes and
+// Run one worker. Each connection's worker owns it: it dials, writes and
 // notices loss. Frames queued while it works are written together: they
 // are collected from the input without blocking (up to MaxBatch) and the
 // socket is corked while they are written, so a burst of calls costs one
 // system call instead of one per frame. A dial failure fails the batch and
 // every call already queued with ConnectError at once, rather than letting
-// them wait for their deadlines; the next call dials again. Connection
-// loss fails every call written on it with CommError (through Lost).
+// them wait for their deadlines; later calls wait for the next attempt
+// (backoff). Connection loss fails every call written on it with
+// CommError (through Lost).
 //
 // A lone call need not wait for the worker at all: the pipeline's direct
 // lane ([WebSocket.TryDirect]) lets the caller write its frame itself
@@ -70,8 +76,9 @@ type WSConfig struct {
 // where FutoIn puts it (the "MPCK" and "CBOR" markers), so a text frame
 // is simply JSON without a marker.
 //
-// Per connection there is one reader goroutine; both are joined before Run
-// returns.
+// Per connection there is one worker and one reader goroutine (with one
+// connection, the worker is Run's own goroutine); all are joined before
+// Run returns.
 type WebSocket struct {
 	persistent
 	cfg WSConfig
@@ -86,7 +93,7 @@ func NewWebSocket(cfg WSConfig) *WebSocket {
 		cfg.ReadLimit = 65536
 	}
 	w := &WebSocket{cfg: cfg}
-	w.init(cfg.URL, cfg.MaxBatch, cfg.Lost, cfg.Fail, cfg.OnState)
+	w.init(cfg.URL, cfg.MaxBatch, cfg.Healing, cfg.Lost, cfg.Fail, cfg.OnState)
 	w.persistent.dial = w.dial
 	return w
 }
@@ -134,6 +141,7 @@ func (w *WebSocket) dial(ctx context.Context) (*link, error) {
 		return ws.Write(context.Background(), websocket.MessageBinary, frame)
 	}
 	conn.closeNow = func() { ws.CloseNow() }
+	conn.ping = ws.Ping
 	conn.closeOnEnd(ctx)
 	go w.read(ws, conn)
 	return conn, nil
@@ -154,6 +162,7 @@ func (w *WebSocket) read(ws *websocket.Conn, conn *link) {
 			conn.fail(err)
 			return
 		}
+		conn.rx.Add(1)
 		w.cfg.Receive(buf.Bytes())
 		if buf.Cap() > 4*int(w.cfg.ReadLimit) {
 			buf = bytes.Buffer{}

@@ -8,9 +8,13 @@ import (
 	"github.com/ftnpipe/ccm/pipeline"
 )
 
-// Mux multiplexes calls over one bi-directional channel (WebSocket today;
-// TCP and UNIX sockets later). It assigns each attempt a request id and
-// keeps the pending table that matches responses to calls.
+// Mux multiplexes calls over the bi-directional connections of one
+// endpoint (WebSocket, TCP, UNIX; one or several per endpoint). It assigns
+// each attempt a request id and keeps the pending table that matches
+// responses to calls. A call's [pipeline.Carrier] says which connection
+// its attempt was written on; the mux takes it off that carrier when the
+// attempt ends, so the transport's per-connection load counts stay exact,
+// and a lost connection fails only its own calls ([Mux.FailVia]).
 //
 // Rids are "C" followed by a number from an atomic counter, starting at 1
 // (WIRE.md §4). The counter belongs to the endpoint, not to one socket: it
@@ -49,6 +53,7 @@ func (m *Mux) Assign(c *pipeline.Call) error {
 	rid := string(b)
 	old := c.Req.Rid
 	c.Sent.Store(false)
+	c.ClearVia()
 	m.mu.Lock()
 	if old != "" && m.pending[old] == c {
 		delete(m.pending, old)
@@ -68,8 +73,10 @@ func (m *Mux) Assign(c *pipeline.Call) error {
 	return nil
 }
 
-// Cleanup removes a completed call's entry.
+// Cleanup removes a completed call's entry and takes it off the
+// connection that carried it.
 func (m *Mux) Cleanup(c *pipeline.Call) {
+	c.ClearVia()
 	m.mu.Lock()
 	if rid := c.Req.Rid; m.pending[rid] == c {
 		delete(m.pending, rid)
@@ -99,6 +106,7 @@ func (m *Mux) Receive(frame []byte) {
 		m.unknown.Add(1)
 		return
 	}
+	c.ClearVia()
 	c.Rsp = rsp
 	m.dec.Finish(c)
 }
@@ -129,6 +137,27 @@ func (m *Mux) FailSent(err error) {
 	}
 	m.mu.Unlock()
 	for _, c := range lost {
+		m.fail(c, err)
+	}
+}
+
+// FailVia is told that the connection k was lost: every pending call
+// written on k leaves the table and fails with err (CommError) through the
+// retry policy. Calls written on the endpoint's other connections, and
+// calls not yet written, stay. With one connection per endpoint it does
+// what FailSent does.
+func (m *Mux) FailVia(k *pipeline.Carrier, err error) {
+	var lost []*pipeline.Call
+	m.mu.Lock()
+	for rid, c := range m.pending {
+		if c.Via() == k {
+			delete(m.pending, rid)
+			lost = append(lost, c)
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range lost {
+		c.ClearVia()
 		m.fail(c, err)
 	}
 }

@@ -185,6 +185,47 @@ func TestMuxFailSent(t *testing.T) {
 	is.Equal(res, "ok")
 }
 
+// FailVia fails only the calls written on the lost connection; every way
+// an attempt ends takes the call off its connection's load count exactly
+// once (response, loss, completion, a new attempt).
+func TestMuxFailVia(t *testing.T) {
+	is := is.New(t)
+	m, rec := newMux()
+	var k1, k2 pipeline.Carrier
+	a, b, c, d := assigned(t, m), assigned(t, m), assigned(t, m), assigned(t, m)
+	for _, x := range []struct {
+		c *pipeline.Call
+		k *pipeline.Carrier
+	}{{a, &k1}, {b, &k2}, {c, &k1}, {d, &k2}} {
+		x.c.SetVia(x.k)
+		x.c.Sent.Store(true)
+	}
+	is.Equal(k1.InFlight(), int64(2))
+	is.Equal(k2.InFlight(), int64(2))
+
+	m.FailVia(&k1, pipeline.NewError(pipeline.CommError, "connection 1 lost"))
+	is.Equal(len(rec.calls), 2) // only k1's calls…
+	is.True(rec.calls[0] == a && rec.calls[1] == c || rec.calls[0] == c && rec.calls[1] == a)
+	is.True(a.IsDone() && c.IsDone())
+	is.True(!b.IsDone() && !d.IsDone()) // …k2's stay pending
+	is.Equal(k1.InFlight(), int64(0))
+
+	m.Receive(result(t, b.Req.Rid, "ok")) // answered
+	is.Equal(k2.InFlight(), int64(1))
+	d.Complete(nil, pipeline.NewError(pipeline.Timeout, "deadline")) // completed elsewhere
+	is.Equal(k2.InFlight(), int64(0))
+	is.Equal(m.Pending(), 0)
+
+	e := assigned(t, m)
+	e.SetVia(&k1)
+	is.NoErr(m.Assign(e)) // a new attempt: off the old connection
+	is.Equal(k1.InFlight(), int64(0))
+	is.True(e.Via() == nil)
+	e.Complete(nil, nil)
+	e.SetVia(&k2) // written after it completed (a deadline raced the write)
+	is.Equal(k2.InFlight(), int64(0))
+}
+
 func TestMuxClose(t *testing.T) {
 	is := is.New(t)
 	m, rec := newMux()
