@@ -24,6 +24,9 @@ type endpoint struct {
 	signer stage.Signer   // nil: anonymous
 	verify stage.Verifier // MAC credentials: checks every response
 	codec  pipeline.Codec // the Coder option's
+	// anonymous: an in-process endpoint of an AllowAnonymous interface
+	// without credentials sends no "-internal" (AdvancedCCM).
+	anonymous bool
 
 	once   sync.Once
 	mu     sync.Mutex // guards closed and p across start/close
@@ -185,7 +188,7 @@ func (ep *endpoint) build() {
 	var p *pipeline.Pipeline
 	fail := func(c *pipeline.Call, err error) { p.Fail(c, err) }
 
-	steps := []pipeline.Step{pipeline.T("await", stage.Await(cfg.callTimeout))}
+	steps := append(ep.validate(), pipeline.T("await", stage.Await(cfg.callTimeout)))
 	var transmit pipeline.Step
 	opts := []pipeline.Option{
 		pipeline.WithFailover(func(c *pipeline.Call, err error) bool { return ep.retry.Take(p, c, err) }),
@@ -244,7 +247,11 @@ func (ep *endpoint) build() {
 	if ep.signer != nil {
 		steps = append(steps, pipeline.T("sign", stage.Sign(ep.signer)))
 	}
-	steps = append(steps, pipeline.T("encode", stage.Encode(cd, cfg.maxMessage)), transmit)
+	steps = append(steps, pipeline.T("encode", stage.Encode(cd, cfg.maxMessage)))
+	if cfg.spec != nil {
+		steps = append(steps, pipeline.T("reqsize", checkReqSize))
+	}
+	steps = append(steps, transmit)
 	p = pipeline.New(steps, opts...)
 
 	ep.mu.Lock()
@@ -267,10 +274,12 @@ func (ep *endpoint) buildLocal() {
 	if cfg.timeoutSet {
 		timeout = cfg.callTimeout
 	}
-	steps := []pipeline.Step{pipeline.T("await", stage.Await(timeout))}
-	if ep.signer != nil {
+	steps := append(ep.validate(), pipeline.T("await", stage.Await(timeout)))
+	switch {
+	case ep.signer != nil:
 		steps = append(steps, pipeline.T("sign", stage.Sign(ep.signer)))
-	} else {
+	case ep.anonymous:
+	default:
 		steps = append(steps, pipeline.T("internal", setInternal))
 	}
 	steps = append(steps, pipeline.S("transmit", sink.NewInProc(ep.local), cfg.maxConns))
@@ -290,4 +299,13 @@ func (ep *endpoint) close() {
 	if p != nil {
 		_ = p.Close()
 	}
+}
+
+// validate returns the leading "validate" step of an AdvancedCCM
+// endpoint, or nothing.
+func (ep *endpoint) validate() []pipeline.Step {
+	if ep.cfg.spec == nil {
+		return nil
+	}
+	return []pipeline.Step{pipeline.T("validate", newValidator(ep.cfg.spec).validate)}
 }

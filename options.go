@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ftnpipe/ccm/mac"
+	"github.com/ftnpipe/ccm/spec"
 	"github.com/ftnpipe/ccm/stage"
 )
 
@@ -26,6 +27,8 @@ type config struct {
 	hasMACKey   bool
 	unsignedOK  bool
 	coder       string
+	coderSet    bool        // Coder was given (BinaryData keeps it)
+	spec        *spec.Iface // AdvancedCCM: the registered interface's definition
 }
 
 func defaultConfig() config {
@@ -132,7 +135,7 @@ func TLSConfig(cfg *tls.Config) Option {
 // sent. Results and params decode to the same Go types in every codec.
 // An unknown name is an InvokerError at Register.
 func Coder(name string) Option {
-	return option(func(c *config) { c.coder = name })
+	return option(func(c *config) { c.coder, c.coderSet = name, true })
 }
 
 // Credentials sets the endpoint's credentials, a registration-only option:

@@ -149,6 +149,9 @@ func (w *persistent) Run(ctx context.Context, in <-chan *pipeline.Call, _ chan<-
 // connection: the worker then fails the calls written on it, c included,
 // as for any loss. It is the pipeline's direct lane.
 func (w *persistent) TryDirect(c *pipeline.Call) bool {
+	if c.OneWay {
+		return false // completes when written: the worker knows when that is
+	}
 	if !w.wmu.TryLock() {
 		return false
 	}
@@ -202,7 +205,9 @@ func collect(batch []*pipeline.Call, in <-chan *pipeline.Call) []*pipeline.Call 
 	return batch
 }
 
-// write sends the frames of batch on conn, corked into one flush.
+// write sends the frames of batch on conn, corked into one flush. Once
+// the flush succeeded, the one-way calls of the batch (pipeline.Call.OneWay)
+// are complete: their frames are on the socket, and no response will come.
 func (w *persistent) write(conn *link, batch []*pipeline.Call) error {
 	conn.cork.Cork()
 	var err error
@@ -223,6 +228,13 @@ func (w *persistent) write(conn *link, batch []*pipeline.Call) error {
 	}
 	if ferr := conn.cork.Uncork(); err == nil {
 		err = ferr
+	}
+	if err == nil {
+		for _, c := range batch {
+			if c.OneWay && c.Sent.Load() {
+				c.Complete(nil, nil)
+			}
+		}
 	}
 	return err
 }
