@@ -2,7 +2,9 @@ package ccm
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -40,8 +42,11 @@ import (
 //     function, an unknown or missing parameter or a value of the wrong
 //     type is an InvokerError with the reference's message; optional
 //     parameters that are absent or null get their defaults (in a copy of
-//     the caller's map, which is never modified); a request whose encoded
-//     frame exceeds the function's maxreqsize is an InvokerError.
+//     the caller's map, which is never modified); Go values the checker
+//     cannot look into (structs, pointers, slices of them, as generated
+//     clients pass) are checked, and sent, in the shape JSON gives them;
+//     a request whose encoded frame exceeds the function's maxreqsize is
+//     an InvokerError.
 //   - After the answer arrives: a missing or mistyped result variable, a
 //     result of the wrong type, raw data for a function without
 //     rawresult or a message for one with it, and an error name neither
@@ -228,7 +233,14 @@ func (v *validator) validate(c *pipeline.Call) error {
 		}
 	}
 	if err := cf.f.CheckParams(c.Req.P); err != nil {
-		return err
+		q := wireShaped(c.Req.P)
+		if q == nil {
+			return err
+		}
+		if err := cf.f.CheckParams(q); err != nil {
+			return err
+		}
+		c.Req.P = q
 	}
 	c.Check = cf.f
 	c.OneWay = cf.oneWay
@@ -270,3 +282,53 @@ func (i *Iface) Info() IfaceInfo {
 // the CCM embedded in an AdvancedCCM) registered it. Generated clients
 // and tools read functions and types from it.
 func (i *Iface) Spec() *spec.Iface { return i.spec }
+
+// wireShaped returns a copy of p in which every value the spec checker
+// cannot look into (a struct, a pointer, or a slice or map holding one,
+// as generated clients pass) is replaced by what JSON makes of it, the
+// shape it has on the wire; nil when p has no such value or one does not
+// convert. Only a call whose check failed pays for it.
+func wireShaped(p map[string]any) map[string]any {
+	var q map[string]any
+	for k, v := range p {
+		if opaque(reflect.ValueOf(v)) {
+			b, err := json.Marshal(v)
+			var w any
+			if err == nil {
+				err = json.Unmarshal(b, &w)
+			}
+			if err != nil {
+				return nil
+			}
+			if q == nil {
+				q = maps.Clone(p)
+			}
+			q[k] = w
+		}
+	}
+	return q
+}
+
+// opaque reports whether v holds a struct or pointer anywhere.
+func opaque(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Struct, reflect.Pointer:
+		return true
+	case reflect.Interface:
+		return !v.IsNil() && opaque(v.Elem())
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if opaque(v.Index(i)) {
+				return true
+			}
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if opaque(it.Value()) {
+				return true
+			}
+		}
+	}
+	return false
+}
