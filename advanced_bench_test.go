@@ -1,7 +1,9 @@
 package ccm_test
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	ccm "github.com/ftnpipe/ccm"
 )
@@ -47,4 +49,44 @@ func BenchmarkAdvancedCall(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkAdvancedVsSimple interleaves rounds of 200 testFunc calls
+// through a SimpleCCM and an AdvancedCCM over ws (one executor) and
+// reports the median ratio of their times as "adv/simple", which a
+// shared, noisy machine disturbs less than two separate figures.
+func BenchmarkAdvancedVsSimple(b *testing.B) {
+	s := newAdvService(b)
+	simple := ccm.New()
+	defer simple.Close()
+	adv, err := ccm.NewAdvanced(advSpecs())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer adv.Close()
+	if err := simple.Register(bg, "adv", "test.adv:1.1", s.srv.WSURL()); err != nil {
+		b.Fatal(err)
+	}
+	if err := adv.Register(bg, "adv", "test.adv:1.1", s.srv.WSURL()); err != nil {
+		b.Fatal(err)
+	}
+	p := map[string]any{"a": "1", "n": 2.8, "o": map[string]any{"m": 3.0}, "i": 4.0, "d": "DefAult"}
+	si, _ := simple.Iface("adv")
+	ai, _ := adv.Iface("adv")
+	var ratios []float64
+	for b.Loop() {
+		var d [2]time.Duration
+		for k, it := range []*ccm.Iface{si, ai} {
+			start := time.Now()
+			for range 200 {
+				if _, err := it.Call(bg, "testFunc", p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			d[k] = time.Since(start)
+		}
+		ratios = append(ratios, float64(d[1])/float64(d[0]))
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "adv/simple")
 }
