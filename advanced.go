@@ -66,8 +66,10 @@ import (
 //     reported. In process, it completes when the executor's handler
 //     returned (the handler runs under the call's context).
 //
-// The checks cost about 0.15 µs and no allocation per call for the
-// reference's testFunc signature; see docs/PERFORMANCE.md.
+// For the reference's testFunc signature the checks (validate and the
+// result check) cost about 0.6 µs and no allocation per call
+// (BenchmarkAdvancedCheck), and a call over ws takes about as long as
+// through a SimpleCCM (BenchmarkAdvancedVsSimple).
 //
 // Registering through the embedded CCM (a.CCM.Register) bypasses all of
 // this on purpose: such an endpoint is a SimpleCCM one. An AdvancedCCM is
