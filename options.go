@@ -133,7 +133,9 @@ func TLSConfig(cfg *tls.Config) Option {
 // binary codecs carry []byte values (the FutoIn "data" type); with JSON
 // a call that passes []byte fails with InvokerError before anything is
 // sent. Results and params decode to the same Go types in every codec.
-// An unknown name is an InvokerError at Register.
+// An unknown name is an InvokerError at Register. On an [AdvancedCCM], an
+// interface that requires BinaryData gets "MPCK" unless this option was
+// given (and refuses "JSON").
 func Coder(name string) Option {
 	return option(func(c *config) { c.coder, c.coderSet = name, true })
 }
