@@ -559,3 +559,32 @@ func TestAdvancedConcurrentCalls(t *testing.T) {
 		t.Fatalf("%d calls had the wrong outcome", bad.Load())
 	}
 }
+
+// REFERENCE-JS §9.1 item 15: an interface requiring BinaryData gets the
+// MPCK coder by default, others JSON; Coder overrides it.
+func TestAdvancedBinaryDataCoder(t *testing.T) {
+	is := is.New(t)
+	types := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		types <- r.Header.Get("Content-Type")
+		w.Header().Set("Content-Type", "application/futoin+json")
+		_, _ = w.Write([]byte(`{"e":"NotImplemented"}`))
+	}))
+	defer srv.Close()
+	a := newAdvanced(t, ccm.RetryCount(0))
+	is.NoErr(a.Register(bg, "bin", "test.bin:1.0", srv.URL))
+	is.NoErr(a.Register(bg, "cbor", "test.bin:1.0", srv.URL, ccm.Coder("CBOR")))
+	is.NoErr(a.Register(bg, "adv", "test.adv:1.1", srv.URL))
+	for name, want := range map[string]string{
+		"bin": "application/futoin+msgpack", "cbor": "application/futoin+cbor", "adv": "application/futoin+json",
+	} {
+		it, _ := a.Iface(name)
+		fn, p := "binaryPingPong", map[string]any{"ping": []byte{1}}
+		if name == "adv" {
+			fn, p = "noParams", nil
+		}
+		_, err := it.Call(bg, fn, p)
+		is.Equal(ccm.NameOf(err), ccm.NotImplemented) // a standard error passes the check
+		is.Equal(<-types, want)
+	}
+}
