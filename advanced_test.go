@@ -16,6 +16,7 @@ import (
 
 	ccm "github.com/ftnpipe/ccm"
 	"github.com/ftnpipe/ccm/executor"
+	"github.com/ftnpipe/ccm/mac"
 	"github.com/ftnpipe/ccm/pipeline"
 	"github.com/ftnpipe/ccm/spec"
 )
@@ -54,7 +55,8 @@ func newAdvService(t testing.TB) *advService {
 			return nil
 		}
 		return errors.New("no")
-	}), executor.WithRequestTimeout(time.Minute))
+	}), executor.WithCredentials(executor.Credentials{"alice": {MACKey: macKey(t)}}),
+		executor.WithRequestTimeout(time.Minute))
 	ok := map[string]any{"ok": "OK"}
 	h := func(v any, err error) executor.Handler {
 		return func(context.Context, *executor.Request) (any, error) {
@@ -431,6 +433,7 @@ func TestAdvancedConstraints(t *testing.T) {
 		wantErr(t, reg("sig1", "test.sig:1.0", ws), ccm.SecurityError, "MessageSignature is required")
 		wantErr(t, reg("sig1", "test.sig:1.0", ws, alice), ccm.SecurityError, "MessageSignature is required")
 		is.NoErr(reg("sig1", "test.sig:1.0", ws, ccm.Credentials("-smac:alice"), ccm.MACKeyBase64(testKeyB64, "")))
+		is.Equal(whoami(t, "sig1"), "alice") // signed, verified, answered signed
 		is.NoErr(a.RegisterLocal(bg, "sig2", "test.sig:1.0", s.ex)) // an internal channel will do
 		is.Equal(whoami(t, "sig2"), "")                             // AllowAnonymous: no -internal
 	})
@@ -587,4 +590,13 @@ func TestAdvancedBinaryDataCoder(t *testing.T) {
 		is.Equal(ccm.NameOf(err), ccm.NotImplemented) // a standard error passes the check
 		is.Equal(<-types, want)
 	}
+}
+
+func macKey(t testing.TB) []byte {
+	t.Helper()
+	k, err := mac.DecodeKey(testKeyB64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
