@@ -433,7 +433,7 @@ func TestAdvancedConstraints(t *testing.T) {
 		wantErr(t, reg("sig1", "test.sig:1.0", ws), ccm.SecurityError, "MessageSignature is required")
 		wantErr(t, reg("sig1", "test.sig:1.0", ws, alice), ccm.SecurityError, "MessageSignature is required")
 		is.NoErr(reg("sig1", "test.sig:1.0", ws, ccm.Credentials("-smac:alice"), ccm.MACKeyBase64(testKeyB64, "")))
-		is.Equal(whoami(t, "sig1"), "alice") // signed, verified, answered signed
+		is.Equal(whoami(t, "sig1"), "alice")                        // signed, verified, answered signed
 		is.NoErr(a.RegisterLocal(bg, "sig2", "test.sig:1.0", s.ex)) // an internal channel will do
 		is.Equal(whoami(t, "sig2"), "")                             // AllowAnonymous: no -internal
 	})
