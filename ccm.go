@@ -199,6 +199,10 @@ func (c *CCM) add(name, ifacever string, ep *endpoint) error {
 		ep:      ep,
 	}
 	it.prefix = iname + ":" + it.version + ":"
+	if err := ep.checkSpec(); err != nil {
+		return err
+	}
+	it.spec = ep.cfg.spec
 	ep.name, ep.ifaceVer, ep.emit = name, ifacever, c.emit
 	c.mu.Lock()
 	if c.closed {
@@ -266,8 +270,10 @@ func (c *CCM) Alias(name, alias string) error {
 // AssertIface checks that name is registered for the same interface and
 // major version as ifacever, with a minor version at least as high (compared
 // as numbers: 1.10 satisfies 1.9). Otherwise, and for an unknown name or a
-// malformed ifacever, it returns an InvokerError. Components call it at
-// start-up for each name they use.
+// malformed ifacever, it returns an InvokerError. For an interface an
+// [AdvancedCCM] registered, any ancestor it inherits from satisfies too
+// (its imports do not). Components call it at start-up for each name they
+// use.
 func (c *CCM) AssertIface(name, ifacever string) error {
 	iname, major, minor, err := parseIfaceVer(ifacever)
 	if err != nil {
@@ -276,6 +282,13 @@ func (c *CCM) AssertIface(name, ifacever string) error {
 	it, err := c.Iface(name)
 	if err != nil {
 		return err
+	}
+	if it.spec != nil {
+		// AdvancedCCM: the interface or any of its ancestors will do.
+		if !it.spec.Implements(ifacever) {
+			return pipeline.Errorf(pipeline.InvokerError, "interface %q is %s, which does not satisfy %s", name, it.IfaceVer(), ifacever)
+		}
+		return nil
 	}
 	if it.iface != iname || it.major != major || it.minor < minor {
 		return pipeline.Errorf(pipeline.InvokerError, "interface %q is %s, which does not satisfy %s", name, it.IfaceVer(), ifacever)

@@ -123,12 +123,14 @@
 //   - In-process endpoints ([CCM.RegisterLocal]) are secure, send
 //     "-internal" when registered without credentials (also for interfaces
 //     that allow anonymous calls: without specs the CCM cannot tell, and
-//     the reference does the same), have no retry, and have no call
+//     the reference does the same; an [AdvancedCCM] knows and calls
+//     anonymously for them), have no retry, and have no call
 //     timeout unless [CallTimeout] is given, as in the reference. Their
 //     handlers' context ends when the call completes.
 //
 // # Not yet
 //
-// Master-secret MACs (-mmac) and on-behalf-of, interface specs in the
-// invoker (the AdvancedCCM) are later releases; see the README for the status.
+// Master-secret MACs (-mmac) and on-behalf-of are later releases; see the
+// README for the status. The [AdvancedCCM] checks calls against interface
+// specs (package spec).
 package ccm

@@ -30,6 +30,9 @@ type endpoint struct {
 	// by CCM.add before the endpoint is published.
 	name, ifaceVer string
 	emit           func(Event)
+	// anonymous: an in-process endpoint of an AllowAnonymous interface
+	// without credentials sends no "-internal" (AdvancedCCM).
+	anonymous bool
 
 	once   sync.Once
 	mu     sync.Mutex // guards closed and p across start/close
@@ -204,7 +207,7 @@ func (ep *endpoint) build() {
 	var p *pipeline.Pipeline
 	fail := func(c *pipeline.Call, err error) { p.Fail(c, err) }
 
-	steps := []pipeline.Step{pipeline.T("await", stage.Await(cfg.callTimeout))}
+	steps := append(ep.validate(), pipeline.T("await", stage.Await(cfg.callTimeout)))
 	if ep.zone != nil {
 		steps = append(steps, pipeline.G("throttle", ep.zone))
 	}
@@ -270,7 +273,11 @@ func (ep *endpoint) build() {
 	if ep.signer != nil {
 		steps = append(steps, pipeline.T("sign", stage.Sign(ep.signer)))
 	}
-	steps = append(steps, pipeline.T("encode", stage.Encode(cd, cfg.maxMessage)), transmit)
+	steps = append(steps, pipeline.T("encode", stage.Encode(cd, cfg.maxMessage)))
+	if cfg.spec != nil {
+		steps = append(steps, pipeline.T("reqsize", checkReqSize))
+	}
+	steps = append(steps, transmit)
 	p = pipeline.New(steps, opts...)
 
 	ep.mu.Lock()
@@ -296,13 +303,15 @@ func (ep *endpoint) buildLocal() {
 	if cfg.timeoutSet {
 		timeout = cfg.callTimeout
 	}
-	steps := []pipeline.Step{pipeline.T("await", stage.Await(timeout))}
+	steps := append(ep.validate(), pipeline.T("await", stage.Await(timeout)))
 	if ep.zone != nil { // only when a LimitZone option chose one: the default is "unlimited"
 		steps = append(steps, pipeline.G("throttle", ep.zone))
 	}
-	if ep.signer != nil {
+	switch {
+	case ep.signer != nil:
 		steps = append(steps, pipeline.T("sign", stage.Sign(ep.signer)))
-	} else {
+	case ep.anonymous:
+	default:
 		steps = append(steps, pipeline.T("internal", setInternal))
 	}
 	inproc := sink.NewInProc(ep.local)
@@ -324,4 +333,13 @@ func (ep *endpoint) close() {
 		_ = p.Close()
 	}
 	ep.closeRaw()
+}
+
+// validate returns the leading "validate" step of an AdvancedCCM
+// endpoint, or nothing.
+func (ep *endpoint) validate() []pipeline.Step {
+	if ep.cfg.spec == nil {
+		return nil
+	}
+	return []pipeline.Step{pipeline.T("validate", newValidator(ep.cfg.spec).validate)}
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ftnpipe/ccm/pipeline"
+	"github.com/ftnpipe/ccm/spec"
 )
 
 // Call is one call in flight, a future: wait on Done, then read Result.
@@ -22,6 +23,7 @@ type Iface struct {
 	major, minor int
 	prefix       string // "iface:ver:"
 	ep           *endpoint
+	spec         *spec.Iface // AdvancedCCM registrations only
 	closed       atomic.Bool
 
 	// fnames caches "iface:ver:func" by function name, copied on write and

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ftnpipe/ccm/mac"
+	"github.com/ftnpipe/ccm/spec"
 	"github.com/ftnpipe/ccm/stage"
 )
 
@@ -32,6 +33,8 @@ type config struct {
 	heartbeat    time.Duration
 	reconnMin    time.Duration
 	reconnMax    time.Duration
+	coderSet     bool        // Coder was given (BinaryData keeps it)
+	spec         *spec.Iface // AdvancedCCM: the registered interface's definition
 }
 
 func defaultConfig() config {
@@ -141,9 +144,11 @@ func TLSConfig(cfg *tls.Config) Option {
 // binary codecs carry []byte values (the FutoIn "data" type); with JSON
 // a call that passes []byte fails with InvokerError before anything is
 // sent. Results and params decode to the same Go types in every codec.
-// An unknown name is an InvokerError at Register.
+// An unknown name is an InvokerError at Register. On an [AdvancedCCM], an
+// interface that requires BinaryData gets "MPCK" unless this option was
+// given (and refuses "JSON").
 func Coder(name string) Option {
-	return option(func(c *config) { c.coder = name })
+	return option(func(c *config) { c.coder, c.coderSet = name, true })
 }
 
 // Credentials sets the endpoint's credentials, a registration-only option:

@@ -58,6 +58,14 @@ type Call struct {
 	// Scratch is a per-call slot for the stage that owns the call; the
 	// pipeline never reads it.
 	Scratch any
+	// Check, when set, judges the peer's answer against the called
+	// function's definition before the call completes with it (the
+	// AdvancedCCM's result check; see [Checker] and [CheckAnswer]).
+	Check Checker
+	// OneWay marks a call that awaits no response (a function without a
+	// result, sent without "forcersp"): the transport completes it once
+	// its frame is written. See [Checker].
+	OneWay bool
 
 	state    atomic.Uint32 // 0 pending, 1 completing, 2 done
 	done     chan struct{}

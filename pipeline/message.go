@@ -32,6 +32,9 @@ type Response struct {
 	EDesc    string
 	Rid      string
 	Sec      string
+	// Size is the length in bytes of the frame the response was decoded
+	// from (0 when nothing was encoded, in process).
+	Size int
 }
 
 // Codec turns messages into bytes and back. Implementations are safe for

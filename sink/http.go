@@ -175,6 +175,9 @@ func (h *HTTP) post(life context.Context, c *pipeline.Call, body *bytes.Buffer) 
 		h.cfg.Fail(c, pipeline.Errorf(pipeline.CommError, "HTTP status %s", rsp.Status))
 		return
 	}
+	if c.Check != nil && checkedHTTP(c, rsp.Header.Get("Content-Type"), body.Bytes(), h.cfg.MaxResponse) {
+		return
+	}
 	if !IsFutoInType(rsp.Header.Get("Content-Type")) {
 		h.cfg.Fail(c, pipeline.Errorf(pipeline.CommError, "not a FutoIn response: HTTP status %s, content type %q", rsp.Status, rsp.Header.Get("Content-Type")))
 		return

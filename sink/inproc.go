@@ -126,6 +126,10 @@ func (s *InProc) serve(c *pipeline.Call) {
 	c.Sent.Store(true)
 	rsp := &c.Rsp
 	s.h.ServeInternal(c.HandlerContext(), req, rsp)
+	if c.Check != nil {
+		serveChecked(c)
+		return
+	}
 	if rsp.E != "" {
 		c.Complete(nil, pipeline.RemoteError(rsp.E, rsp.EDesc))
 		return
@@ -134,12 +138,8 @@ func (s *InProc) serve(c *pipeline.Call) {
 		// A typed target: the result takes the way a remote one would,
 		// and only if this completion wins (see pipeline.Call.CompleteWith).
 		c.CompleteWith(func() (any, error) {
-			b, err := json.Marshal(rsp.R)
-			if err == nil {
-				err = json.Unmarshal(b, c.Out)
-			}
-			if err != nil {
-				return nil, pipeline.Errorf(pipeline.InvokerError, "cannot decode the result of %s into %T: %v", req.F, c.Out, err)
+			if err := intoOut(c, rsp.R); err != nil {
+				return nil, err
 			}
 			return c.Out, nil
 		})
@@ -233,4 +233,18 @@ func viaJSON(v any) (any, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// intoOut converts a result into the call's typed target the way a remote
+// one would take: through JSON. A result that does not fit is an
+// InvokerError naming the target type.
+func intoOut(c *pipeline.Call, r any) error {
+	b, err := json.Marshal(r)
+	if err == nil {
+		err = json.Unmarshal(b, c.Out)
+	}
+	if err != nil {
+		return pipeline.Errorf(pipeline.InvokerError, "cannot decode the result of %s into %T: %v", c.Req.F, c.Out, err)
+	}
+	return nil
 }

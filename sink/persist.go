@@ -417,6 +417,9 @@ func (w *persistent) connect(ctx context.Context, s *slot, batch []*pipeline.Cal
 // chosen connection cannot be written at once, c goes straight into that
 // connection's queue if there is room.
 func (w *persistent) TryDirect(c *pipeline.Call) bool {
+	if c.OneWay {
+		return false // completes when written: the worker knows when that is
+	}
 	if len(w.slots) == 1 {
 		return w.tryWrite(w.slots[0], c)
 	}
@@ -498,7 +501,9 @@ func collect(batch []*pipeline.Call, in <-chan *pipeline.Call) []*pipeline.Call 
 // write sends the frames of batch on conn, corked into one flush. Before
 // the flush it releases n calls from s's queued count: the calls now
 // count as in flight on conn, so the slot's load never looks lower than
-// it is, nor higher once the peer has the frames.
+// it is, nor higher once the peer has the frames. Once the flush
+// succeeded, the one-way calls of the batch (pipeline.Call.OneWay) are
+// complete: their frames are on the socket, and no response will come.
 func (w *persistent) write(conn *link, batch []*pipeline.Call, s *slot, n int) error {
 	conn.cork.Cork()
 	var err error
@@ -521,6 +526,13 @@ func (w *persistent) write(conn *link, batch []*pipeline.Call, s *slot, n int) e
 	s.release(n)
 	if ferr := conn.cork.Uncork(); err == nil {
 		err = ferr
+	}
+	if err == nil {
+		for _, c := range batch {
+			if c.OneWay && c.Sent.Load() {
+				c.Complete(nil, nil)
+			}
+		}
 	}
 	return err
 }

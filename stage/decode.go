@@ -44,6 +44,12 @@ func NewVerifyingDecoder(codec pipeline.Codec, verify Verifier) *Decoder {
 // everything after the envelope sees one codec; a value the decoder's
 // codec cannot carry ([]byte for JSON) fails the reply.
 func (d *Decoder) Envelope(frame []byte, rsp *pipeline.Response) error {
+	err := d.envelope(frame, rsp)
+	rsp.Size = len(frame)
+	return err
+}
+
+func (d *Decoder) envelope(frame []byte, rsp *pipeline.Response) error {
 	cd, _ := codec.Detect(frame)
 	if cd == d.codec || cd == nil {
 		return d.codec.DecodeResponse(frame, rsp)
@@ -82,6 +88,11 @@ func transcode(from, to pipeline.Codec, raw []byte) ([]byte, error) {
 // the caller gave a target, or into a generic value (maps, slices, float64,
 // string, bool, nil) otherwise. A result that does not fit c.Out fails the
 // call with InvokerError naming the target type.
+//
+// When c.Check is set (AdvancedCCM), the answer is judged first
+// ([pipeline.CheckAnswer]): the result is decoded into a generic value
+// and checked, then, if c.Out is set, decoded again into c.Out; an error
+// name is mapped by the check.
 func (d *Decoder) Finish(c *pipeline.Call) {
 	defer func() { c.Rsp.RawR = nil }() // it points into the transport's reused buffer
 	d.finish(c)
@@ -101,6 +112,10 @@ func (d *Decoder) finish(c *pipeline.Call) {
 			c.Complete(nil, err)
 			return
 		}
+	}
+	if c.Check != nil {
+		d.finishChecked(c)
+		return
 	}
 	if rsp.E != "" {
 		c.Complete(nil, pipeline.RemoteError(rsp.E, rsp.EDesc))
@@ -127,4 +142,31 @@ func (d *Decoder) finish(c *pipeline.Call) {
 		return
 	}
 	c.Complete(v, nil)
+}
+
+// finishChecked completes a call whose answer c.Check judges.
+func (d *Decoder) finishChecked(c *pipeline.Call) {
+	rsp := &c.Rsp
+	if rsp.E == "" && !c.OneWay && rsp.HasR && !rsp.RDecoded {
+		if err := d.codec.DecodeValue(rsp.RawR, &rsp.R); err != nil {
+			c.Complete(nil, pipeline.Errorf(pipeline.CommError, "cannot decode the result of %s: %v", c.Req.F, err))
+			return
+		}
+		rsp.RDecoded = true
+	}
+	res, err := pipeline.CheckAnswer(c, rsp.E, rsp.EDesc, rsp.R, rsp.Size)
+	if err == nil && c.Out != nil && !c.OneWay && rsp.HasR {
+		// Into the caller's target only if this completion wins.
+		c.CompleteWith(func() (any, error) {
+			if err := d.codec.DecodeValue(rsp.RawR, c.Out); err != nil {
+				return nil, pipeline.Errorf(pipeline.InvokerError, "cannot decode the result of %s into %T: %v", c.Req.F, c.Out, err)
+			}
+			return c.Out, nil
+		})
+		return
+	}
+	if err != nil {
+		res = nil
+	}
+	c.Complete(res, err)
 }
