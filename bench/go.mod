@@ -5,6 +5,7 @@ go 1.26.8
 replace github.com/ftnpipe/ccm => ../
 
 require (
+	connectrpc.com/connect v1.21.1
 	github.com/coder/websocket v1.8.15
 	github.com/ftnpipe/ccm v0.0.0-00010101000000-000000000000
 	google.golang.org/grpc v1.85.0
