@@ -45,6 +45,7 @@ type config struct {
 	serverProfile string
 	trace         string
 	serverTrace   string
+	interopDir    string // "" when not found: the node cases are skipped
 }
 
 func main() {
@@ -61,6 +62,7 @@ func main() {
 		serverProfile = flag.String("server-cpuprofile", "", "write a CPU profile of the server process to this file")
 		traceFile     = flag.String("trace", "", "write a runtime execution trace of the client process (of the server with -serve) to this file; keep the run short")
 		serverTrace   = flag.String("server-trace", "", "write a runtime execution trace of the server process to this file")
+		interopDir    = flag.String("interop", "", "the repository's interop/ folder, for the node cases (default: found above the working directory)")
 	)
 	flag.Parse()
 
@@ -75,7 +77,10 @@ func main() {
 	cfg := config{
 		duration: *duration, warmup: *warmup, runs: *runs, out: *out,
 		cpuProfile: *cpuProfile, memProfile: *memProfile, serverProfile: *serverProfile,
-		trace: *traceFile, serverTrace: *serverTrace,
+		trace: *traceFile, serverTrace: *serverTrace, interopDir: *interopDir,
+	}
+	if cfg.interopDir == "" {
+		cfg.interopDir = findInterop()
 	}
 	var err error
 	if cfg.cases, err = parseCases(*casesFlag); err == nil {
@@ -181,7 +186,7 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	if cfg.serverTrace != "" {
 		serverArgs = append(serverArgs, "-trace", cfg.serverTrace)
 	}
-	env := caseEnv{interopDir: findInterop()}
+	env := caseEnv{interopDir: cfg.interopDir}
 	var skipped []string
 	cfg.cases = slices.DeleteFunc(slices.Clone(cfg.cases), func(bc benchCase) bool {
 		if bc.available == nil {
@@ -391,6 +396,7 @@ type row struct {
 	serverCPU   float64
 	clientSys   float64 // read+write syscalls per call, < 0 when unknown
 	serverSys   float64
+	inProc      bool // no server process: the client columns hold both sides
 }
 
 // orDash formats a figure that is negative when unknown (not Linux, no
@@ -446,6 +452,7 @@ func summarize(cfg config, results map[key][]measurement) []row {
 				serverCPU:   median(pick(func(m measurement) float64 { return us(m.serverCPU) })),
 				clientSys:   median(pick(func(m measurement) float64 { return m.clientSys })),
 				serverSys:   median(pick(func(m measurement) float64 { return m.serverSys })),
+				inProc:      bc.server == "",
 			})
 		}
 	}
@@ -526,8 +533,12 @@ func printRatios(w io.Writer, cfg config, rows []row) {
 			continue
 		}
 		cpu := "-"
-		if r.clientCPU >= 0 && r.serverCPU >= 0 && g.clientCPU >= 0 && g.serverCPU >= 0 {
-			cpu = ratio(r.clientCPU+r.serverCPU, g.clientCPU+g.serverCPU)
+		srvCPU := r.serverCPU
+		if r.inProc {
+			srvCPU = 0 // both sides are in the client's figure
+		}
+		if r.clientCPU >= 0 && srvCPU >= 0 && g.clientCPU >= 0 && g.serverCPU >= 0 {
+			cpu = ratio(r.clientCPU+srvCPU, g.clientCPU+g.serverCPU)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.name, r.conc,
 			ratio(r.callsPerS, g.callsPerS), ratio(r.p50, g.p50), ratio(r.p99, g.p99), ratio(r.allocsPerOp, g.allocsPerOp), cpu)

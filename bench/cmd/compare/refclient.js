@@ -108,11 +108,18 @@ function main( argv ) {
             process.stderr.write( `refclient.js: register: ${err}: ${as.state.error_info}\n` );
             process.exit( 1 );
         }
-    ).add( ( as ) => {
-        // One call first: it opens the connection, which the callers would
-        // otherwise all wait for (and trip Node's listener leak warning).
-        ccm.iface( 'bench' ).call( as, 'echo', { msg: PAYLOAD } );
-    } ).add( ( _as ) => {
+    ).add(
+        ( as ) => {
+            // One call first: it opens the connection, which the callers
+            // would otherwise all wait for (and trip Node's listener leak
+            // warning).
+            ccm.iface( 'bench' ).call( as, 'echo', { msg: PAYLOAD } );
+        },
+        ( as, err ) => {
+            process.stderr.write( `refclient.js: first call: ${err}: ${as.state.error_info}\n` );
+            process.exit( 1 );
+        }
+    ).add( ( _as ) => {
         phase( warmup_ms, () => {
             if ( errors > 0 ) {
                 process.stderr.write( `refclient.js: warm-up: ${errors} errors, first: ${first_err}\n` );
