@@ -1,5 +1,7 @@
-// Command compare runs ftnpipe side by side with grpc-go, net/http and a
-// bare WebSocket echo, on loopback, with the server in a separate process,
+// Command compare runs ftnpipe side by side with grpc-go, connect-go,
+// net/http, a bare WebSocket echo and the JavaScript reference (executor
+// and invoker, on Node), on loopback, with the server in a separate
+// process (ftnpipe-local alone runs client and executor in one process),
 // and prints calls/s, p50, p99 and client allocs/op per case and
 // concurrency, plus the ratios we track. It writes the medians of -runs
 // runs to results/latest.json.
