@@ -47,7 +47,7 @@ func rowLine(out, name string, conc int) (string, bool) {
 // Every Go case (the new ones included) makes calls through the whole
 // tool: server child process, measurement, table, JSON.
 func TestRunGoCases(t *testing.T) {
-	names := "ftnpipe-ws,ftnpipe-ws-mpck,ftnpipe-ws-cbor,ftnpipe-tcp,ftnpipe-unix,ftnpipe-local,connect-go,grpc-go"
+	names := "ftnpipe-ws,ftnpipe-ws-mpck,ftnpipe-ws-cbor,ftnpipe-tcp,ftnpipe-unix,ftnpipe-local,connect-go,connect-go-h2c,grpc-go"
 	cfg := smokeConfig(t, names)
 	var out bytes.Buffer
 	if err := run(context.Background(), cfg, &out); err != nil {
@@ -75,7 +75,7 @@ func TestRunGoCases(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(res.Cases), 8*len(cfg.concs); got != want {
+	if got, want := len(res.Cases), 9*len(cfg.concs); got != want {
 		t.Errorf("JSON has %d entries, want %d", got, want)
 	}
 	for _, c := range res.Cases {
@@ -153,7 +153,7 @@ func TestParseCasesUnknown(t *testing.T) {
 	for _, c := range cases {
 		have[c.name] = true
 	}
-	for _, n := range []string{"ftnpipe-tcp", "ftnpipe-unix", "ftnpipe-local", "ftnpipe-ws-mpck", "ftnpipe-ws-cbor", "connect-go", "jsref-executor", "jsref-invoker", "jsref-both"} {
+	for _, n := range []string{"ftnpipe-tcp", "ftnpipe-unix", "ftnpipe-local", "ftnpipe-ws-mpck", "ftnpipe-ws-cbor", "connect-go", "connect-go-h2c", "jsref-executor", "jsref-invoker", "jsref-both"} {
 		if !have[n] {
 			t.Errorf("default cases lack %s", n)
 		}
