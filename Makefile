@@ -4,8 +4,8 @@ NPM ?= npm
 
 .PHONY: test vet unit interop interop-deps bench-check bench quickstart
 
-# bench-check first: its module has no tests, and the last runner output
-# should be a run that executed tests.
+# bench-check after interop-deps: its smoke tests run the node cases
+# (skipped without interop/node_modules).
 test: interop-deps bench-check vet unit interop
 
 vet:

@@ -34,8 +34,9 @@ func ftnEcho(_ context.Context, req *executor.Request) (any, error) {
 }
 
 type ftnClient struct {
-	c     *ccm.CCM
-	iface *ccm.Iface
+	c       *ccm.CCM
+	iface   *ccm.Iface
+	onClose func() error
 }
 
 func (f *ftnClient) call(ctx context.Context) error {
@@ -49,30 +50,56 @@ func (f *ftnClient) call(ctx context.Context) error {
 	return nil
 }
 
-func (f *ftnClient) close() error { return f.c.Close() }
+func (f *ftnClient) close() error {
+	err := f.c.Close()
+	if f.onClose != nil {
+		if cerr := f.onClose(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
 
 // ftnpipe-ws-hmac is ftnpipe-ws with every request MAC-signed
 // ("-smac:bench", HS256) and every response signed and verified: the cost
 // of message signing end to end, in the same run as ftnpipe-ws.
 const benchMACKey = "YmVuY2ggTUFDIGtleSwgMzIgYnl0ZXMgbG9uZyEhISE=" // "bench MAC key, 32 bytes long!!!!"
 
-func dialFtn(scheme string, opts ...ccm.RegisterOption) func(ctx context.Context, addr string, conc int) (client, error) {
+// dialFtn registers ifacever at the endpoint url(addr) in a new CCM. A
+// CCM option (Coder) is given as a RegisterOption: it applies to this
+// endpoint.
+func dialFtn(url func(addr string) string, ifacever string, opts ...ccm.RegisterOption) func(ctx context.Context, addr string, conc int) (client, error) {
 	return func(ctx context.Context, addr string, conc int) (client, error) {
-		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.LimitZone(ccm.ZoneUnlimited))
+		// The zone "unlimited": a benchmark must not be throttled to the
+		// default zone's 10 calls/s.
+		c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited))
 		// MaxConns sizes the HTTP keep-alive pool to the callers, as
-		// nethttp-json's transport is; WS multiplexes on one connection.
-		err := c.Register(ctx, ftnIface, ftnIfaceV, scheme+"://"+addr+ftnPath, append([]ccm.RegisterOption{ccm.MaxConns(conc)}, opts...)...)
+		// nethttp-json's transport is; WS, tcp and unix multiplex on one
+		// connection.
+		err := c.Register(ctx, ftnIface, ifacever, url(addr), append([]ccm.RegisterOption{ccm.MaxConns(conc)}, opts...)...)
 		if err != nil {
 			c.Close()
 			return nil, err
 		}
-		iface, err := c.Iface(ftnIface)
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
-		return &ftnClient{c: c, iface: iface}, nil
+		return newFtnClient(c, nil)
 	}
+}
+
+// newFtnClient wraps c, whose ftnIface is registered, and closes onClose
+// after c (the in-process executor of ftnpipe-local).
+func newFtnClient(c *ccm.CCM, onClose func() error) (client, error) {
+	f := &ftnClient{c: c, onClose: onClose}
+	iface, err := c.Iface(ftnIface)
+	if err != nil {
+		f.close()
+		return nil, err
+	}
+	f.iface = iface
+	return f, nil
+}
+
+func ftnURL(scheme string) func(addr string) string {
+	return func(addr string) string { return scheme + "://" + addr + ftnPath }
 }
 
 // ws-raw-ftnexec (diagnostic, only with -cases) is the ws-echo floor client
@@ -117,16 +144,27 @@ func dialRawFtnExec(ctx context.Context, addr string, _ int) (client, error) {
 	return dialWSFloor(ctx, "ws://"+addr+ftnPath, ftnWireFraming)
 }
 
+// newBenchExecutor is the executor of every ftnpipe server part: echo
+// under bench.echo:1.0, and the MAC key of user "bench".
+func newBenchExecutor() (*executor.Executor, error) {
+	key, err := mac.DecodeKey(benchMACKey)
+	if err != nil {
+		return nil, err
+	}
+	e := executor.New(executor.WithCredentials(executor.Credentials{"bench": {MACKey: key}}))
+	if err := e.Register(ftnIfaceV, map[string]executor.Handler{"echo": ftnEcho}); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
 func init() {
 	registerServer(serverPart{
 		name: ftnPartKey,
 		serve: func(ln net.Listener) (func(), error) {
-			key, err := mac.DecodeKey(benchMACKey)
+			e, err := newBenchExecutor()
 			if err != nil {
-				return nil, err
-			}
-			e := executor.New(executor.WithCredentials(executor.Credentials{"bench": {MACKey: key}}))
-			if err := e.Register(ftnIfaceV, map[string]executor.Handler{"echo": ftnEcho}); err != nil {
 				return nil, err
 			}
 			mux := http.NewServeMux()
@@ -136,9 +174,12 @@ func init() {
 			return func() { _ = srv.Close(); _ = e.Close() }, nil
 		},
 	})
-	registerCase(benchCase{name: "ftnpipe-ws", order: 10, server: ftnPartKey, dial: dialFtn("ws")})
-	registerCase(benchCase{name: "ftnpipe-http", order: 20, server: ftnPartKey, dial: dialFtn("http")})
+	ws := ftnURL("ws")
+	registerCase(benchCase{name: "ftnpipe-ws", order: 10, server: ftnPartKey, dial: dialFtn(ws, ftnIfaceV)})
+	registerCase(benchCase{name: "ftnpipe-http", order: 20, server: ftnPartKey, dial: dialFtn(ftnURL("http"), ftnIfaceV)})
 	registerCase(benchCase{name: "ftnpipe-ws-hmac", order: 15, server: ftnPartKey,
-		dial: dialFtn("ws", ccm.Credentials("-smac:bench"), ccm.MACKeyBase64(benchMACKey, "HS256"))})
+		dial: dialFtn(ws, ftnIfaceV, ccm.Credentials("-smac:bench"), ccm.MACKeyBase64(benchMACKey, "HS256"))})
+	registerCase(benchCase{name: "ftnpipe-ws-mpck", order: 16, server: ftnPartKey, dial: dialFtn(ws, ftnIfaceV, ccm.Coder("MPCK"))})
+	registerCase(benchCase{name: "ftnpipe-ws-cbor", order: 17, server: ftnPartKey, dial: dialFtn(ws, ftnIfaceV, ccm.Coder("CBOR"))})
 	registerCase(benchCase{name: "ws-raw-ftnexec", order: 60, server: ftnPartKey, extra: true, dial: dialRawFtnExec})
 }

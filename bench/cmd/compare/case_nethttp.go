@@ -72,6 +72,16 @@ func (c *nethttpClient) close() error {
 	return nil
 }
 
+// newPoolClient is an HTTP/1.1 client whose keep-alive pool holds a
+// connection per caller.
+func newPoolClient(conc int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        conc,
+		MaxIdleConnsPerHost: conc, // the default of 2 would churn connections at 64 callers
+		IdleConnTimeout:     time.Minute,
+	}}
+}
+
 func init() {
 	registerServer(serverPart{
 		name: "nethttp",
@@ -88,15 +98,7 @@ func init() {
 		order:  40,
 		server: "nethttp",
 		dial: func(_ context.Context, addr string, conc int) (client, error) {
-			tr := &http.Transport{
-				MaxIdleConns:        conc,
-				MaxIdleConnsPerHost: conc, // the default of 2 would churn connections at 64 callers
-				IdleConnTimeout:     time.Minute,
-			}
-			return &nethttpClient{
-				hc:  &http.Client{Transport: tr},
-				url: "http://" + addr + "/echo",
-			}, nil
+			return &nethttpClient{hc: newPoolClient(conc), url: "http://" + addr + "/echo"}, nil
 		},
 	})
 }

@@ -1,5 +1,7 @@
-// Command compare runs ftnpipe side by side with grpc-go, net/http and a
-// bare WebSocket echo, on loopback, with the server in a separate process,
+// Command compare runs ftnpipe side by side with grpc-go, connect-go,
+// net/http, a bare WebSocket echo and the JavaScript reference (executor
+// and invoker, on Node), on loopback, with the server in a separate
+// process (ftnpipe-local alone runs client and executor in one process),
 // and prints calls/s, p50, p99 and client allocs/op per case and
 // concurrency, plus the ratios we track. It writes the medians of -runs
 // runs to results/latest.json.
@@ -45,6 +47,7 @@ type config struct {
 	serverProfile string
 	trace         string
 	serverTrace   string
+	interopDir    string // "" when not found: the node cases are skipped
 }
 
 func main() {
@@ -61,6 +64,7 @@ func main() {
 		serverProfile = flag.String("server-cpuprofile", "", "write a CPU profile of the server process to this file")
 		traceFile     = flag.String("trace", "", "write a runtime execution trace of the client process (of the server with -serve) to this file; keep the run short")
 		serverTrace   = flag.String("server-trace", "", "write a runtime execution trace of the server process to this file")
+		interopDir    = flag.String("interop", "", "the repository's interop/ folder, for the node cases (default: found above the working directory)")
 	)
 	flag.Parse()
 
@@ -75,7 +79,10 @@ func main() {
 	cfg := config{
 		duration: *duration, warmup: *warmup, runs: *runs, out: *out,
 		cpuProfile: *cpuProfile, memProfile: *memProfile, serverProfile: *serverProfile,
-		trace: *traceFile, serverTrace: *serverTrace,
+		trace: *traceFile, serverTrace: *serverTrace, interopDir: *interopDir,
+	}
+	if cfg.interopDir == "" {
+		cfg.interopDir = findInterop()
 	}
 	var err error
 	if cfg.cases, err = parseCases(*casesFlag); err == nil {
@@ -181,11 +188,28 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	if cfg.serverTrace != "" {
 		serverArgs = append(serverArgs, "-trace", cfg.serverTrace)
 	}
+	env := caseEnv{interopDir: cfg.interopDir}
+	var skipped []string
+	cfg.cases = slices.DeleteFunc(slices.Clone(cfg.cases), func(bc benchCase) bool {
+		if bc.available == nil {
+			return false
+		}
+		if err := bc.available(env); err != nil {
+			skipped = append(skipped, fmt.Sprintf("skipped %s: %v", bc.name, err))
+			return true
+		}
+		return false
+	})
+	if len(cfg.cases) == 0 {
+		return fmt.Errorf("no case can run here: %s", strings.Join(skipped, "; "))
+	}
 	srv, err := startServer(serverArgs...)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
+	exts := &externals{env: env, procs: make(map[string]*extProc), addrs: make(map[string]string)}
+	defer exts.stop()
 
 	// Room for every latency of one measurement at up to ~400k calls/s,
 	// allocated once, before anything is measured.
@@ -211,6 +235,16 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg())
 	fmt.Fprintf(w, "payload %dB echo; %d run(s) x %d case(s) x conc %v; warm-up %v + %v each; medians of runs\n\n",
 		len(payload), cfg.runs, len(cfg.cases), cfg.concs, cfg.warmup, cfg.duration)
+	for _, l := range skipped {
+		fmt.Fprintln(w, l)
+	}
+	if slices.ContainsFunc(cfg.cases, func(bc benchCase) bool { return bc.server == "" }) {
+		fmt.Fprintln(w, "in-process cases (no server process; client columns hold both sides, server columns \"-\"):",
+			strings.Join(inProcessNames(cfg.cases), ", "))
+	}
+	if len(skipped) > 0 || slices.ContainsFunc(cfg.cases, func(bc benchCase) bool { return bc.server == "" }) {
+		fmt.Fprintln(w)
+	}
 
 	results := make(map[key][]measurement)
 	failed := make(map[key]error)
@@ -225,12 +259,12 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 					return err
 				}
 				k := key{bc.name, conc}
-				m, err := runOne(ctx, srv, bc, conc, cfg, s)
+				m, err := runOne(ctx, srv, exts, env, bc, conc, cfg, s)
 				if ctx.Err() != nil {
 					return errors.New("interrupted")
 				}
 				if err != nil {
-					fmt.Fprintf(os.Stderr, "run %d/%d %-13s c=%-3d FAILED: %v\n", r+1, cfg.runs, bc.name, conc, err)
+					fmt.Fprintf(os.Stderr, "run %d/%d %-16s c=%-3d FAILED: %v\n", r+1, cfg.runs, bc.name, conc, err)
 					failed[k] = err
 					continue
 				}
@@ -242,9 +276,9 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 				if m.samples < int(m.calls) {
 					note += fmt.Sprintf(" (latency of first %d calls only)", m.samples)
 				}
-				fmt.Fprintf(os.Stderr, "run %d/%d %-13s c=%-3d %9.0f calls/s  p50 %7.1fµs  p99 %8.1fµs  %6.1f allocs/op  CPU µs/op %s+%s  syscalls/op %s+%s%s\n",
-					r+1, cfg.runs, bc.name, conc, m.callsPerS, us(m.p50), us(m.p99), m.allocsPerOp,
-					cpuString(us(m.clientCPU)), cpuString(us(m.serverCPU)), cpuString(m.clientSys), cpuString(m.serverSys), note)
+				fmt.Fprintf(os.Stderr, "run %d/%d %-16s c=%-3d %9.0f calls/s  p50 %7.1fµs  p99 %8.1fµs  %6s allocs/op  CPU µs/op %s+%s  syscalls/op %s+%s%s\n",
+					r+1, cfg.runs, bc.name, conc, m.callsPerS, us(m.p50), us(m.p99), orDash(m.allocsPerOp),
+					orDash(us(m.clientCPU)), orDash(us(m.serverCPU)), orDash(m.clientSys), orDash(m.serverSys), note)
 			}
 		}
 	}
@@ -272,19 +306,69 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	return nil
 }
 
-func runOne(ctx context.Context, srv *serverProc, bc benchCase, conc int, cfg config, s *sampler) (measurement, error) {
-	addr, ok := srv.addrs[bc.server]
-	if !ok {
-		return measurement{}, fmt.Errorf("server has no %q part", bc.server)
+func inProcessNames(cases []benchCase) []string {
+	var out []string
+	for _, bc := range cases {
+		if bc.server == "" {
+			out = append(out, bc.name)
+		}
+	}
+	return out
+}
+
+// externals are the external servers of one run, started on first use.
+type externals struct {
+	env   caseEnv
+	procs map[string]*extProc
+	addrs map[string]string
+}
+
+func (x *externals) get(p externalPart) (*extProc, string, error) {
+	if pr, ok := x.procs[p.name]; ok {
+		return pr, x.addrs[p.name], nil
+	}
+	pr, addr, err := p.start(x.env)
+	if err != nil {
+		return nil, "", fmt.Errorf("start %s: %w", p.name, err)
+	}
+	x.procs[p.name], x.addrs[p.name] = pr, addr
+	return pr, addr, nil
+}
+
+func (x *externals) stop() {
+	for name, p := range x.procs {
+		if err := p.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stop %s: %v\n", name, err)
+		}
+	}
+}
+
+func runOne(ctx context.Context, srv *serverProc, exts *externals, env caseEnv, bc benchCase, conc int, cfg config, s *sampler) (measurement, error) {
+	addr, pid := "", -1 // in process: no server, no server columns
+	if bc.server != "" {
+		if p, ok := findExternal(bc.server); ok {
+			pr, a, err := exts.get(p)
+			if err != nil {
+				return measurement{}, err
+			}
+			addr, pid = a, pr.pid()
+		} else if addr, ok = srv.addrs[bc.server]; ok {
+			pid = srv.pid()
+		} else {
+			return measurement{}, fmt.Errorf("server has no %q part", bc.server)
+		}
 	}
 	// Bounded: a case that hangs fails instead of stalling the run.
 	ctx, cancel := context.WithTimeout(ctx, cfg.warmup+cfg.duration+30*time.Second)
 	defer cancel()
+	if bc.drive != nil {
+		return bc.drive(ctx, env, addr, conc, cfg.warmup, cfg.duration, pid)
+	}
 	cl, err := bc.dial(ctx, addr, conc)
 	if err != nil {
 		return measurement{}, fmt.Errorf("dial: %w", err)
 	}
-	m, err := measure(ctx, bc.name, cl, conc, cfg.warmup, cfg.duration, s, srv.cmd.Process.Pid)
+	m, err := measure(ctx, bc.name, cl, conc, cfg.warmup, cfg.duration, s, pid)
 	if cerr := cl.close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
@@ -314,9 +398,12 @@ type row struct {
 	serverCPU   float64
 	clientSys   float64 // read+write syscalls per call, < 0 when unknown
 	serverSys   float64
+	inProc      bool // no server process: the client columns hold both sides
 }
 
-func cpuString(x float64) string {
+// orDash formats a figure that is negative when unknown (not Linux, no
+// server process, measured by another runtime).
+func orDash(x float64) string {
 	if x < 0 {
 		return "-"
 	}
@@ -367,6 +454,7 @@ func summarize(cfg config, results map[key][]measurement) []row {
 				serverCPU:   median(pick(func(m measurement) float64 { return us(m.serverCPU) })),
 				clientSys:   median(pick(func(m measurement) float64 { return m.clientSys })),
 				serverSys:   median(pick(func(m measurement) float64 { return m.serverSys })),
+				inProc:      bc.server == "",
 			})
 		}
 	}
@@ -386,9 +474,9 @@ func printTable(w io.Writer, rows []row, failed map[key]error) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "case\tconc\tcalls/s\t(min..max of runs)\tp50 µs\tp99 µs\tallocs/op\tCPU µs/op client+server\tsyscalls/op c+s\truns\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f..%.0f\t%.1f\t%.1f\t%.1f\t%s+%s\t%s+%s\t%d\t\n",
-			r.name, r.conc, r.callsPerS, r.minCPS, r.maxCPS, r.p50, r.p99, r.allocsPerOp,
-			cpuString(r.clientCPU), cpuString(r.serverCPU), cpuString(r.clientSys), cpuString(r.serverSys), r.runs)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f..%.0f\t%.1f\t%.1f\t%s\t%s+%s\t%s+%s\t%d\t\n",
+			r.name, r.conc, r.callsPerS, r.minCPS, r.maxCPS, r.p50, r.p99, orDash(r.allocsPerOp),
+			orDash(r.clientCPU), orDash(r.serverCPU), orDash(r.clientSys), orDash(r.serverSys), r.runs)
 	}
 	tw.Flush()
 	for k, err := range failed {
@@ -436,7 +524,7 @@ func printRatios(w io.Writer, cfg config, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "case\tconc\tcalls/s\tp50\tp99\tallocs/op\tCPU/op client+server\t")
 	ratio := func(a, b float64) string {
-		if b == 0 {
+		if a < 0 || b <= 0 {
 			return "-"
 		}
 		return fmt.Sprintf("%.2fx", a/b)
@@ -447,8 +535,12 @@ func printRatios(w io.Writer, cfg config, rows []row) {
 			continue
 		}
 		cpu := "-"
-		if r.clientCPU >= 0 && r.serverCPU >= 0 && g.clientCPU >= 0 && g.serverCPU >= 0 {
-			cpu = ratio(r.clientCPU+r.serverCPU, g.clientCPU+g.serverCPU)
+		srvCPU := r.serverCPU
+		if r.inProc {
+			srvCPU = 0 // both sides are in the client's figure
+		}
+		if r.clientCPU >= 0 && srvCPU >= 0 && g.clientCPU >= 0 && g.serverCPU >= 0 {
+			cpu = ratio(r.clientCPU+srvCPU, g.clientCPU+g.serverCPU)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.name, r.conc,
 			ratio(r.callsPerS, g.callsPerS), ratio(r.p50, g.p50), ratio(r.p99, g.p99), ratio(r.allocsPerOp, g.allocsPerOp), cpu)
@@ -458,12 +550,12 @@ func printRatios(w io.Writer, cfg config, rows []row) {
 
 // The JSON schema is fixed: later tooling and docs/PERFORMANCE.md read it.
 type jsonCase struct {
-	Name        string  `json:"name"`
-	Concurrency int     `json:"concurrency"`
-	CallsPerS   float64 `json:"calls_per_s"`
-	P50us       float64 `json:"p50_us"`
-	P99us       float64 `json:"p99_us"`
-	AllocsPerOp float64 `json:"allocs_per_op"`
+	Name        string   `json:"name"`
+	Concurrency int      `json:"concurrency"`
+	CallsPerS   float64  `json:"calls_per_s"`
+	P50us       float64  `json:"p50_us"`
+	P99us       float64  `json:"p99_us"`
+	AllocsPerOp *float64 `json:"allocs_per_op"` // null when not measured (node clients)
 }
 
 type jsonResults struct {
@@ -484,8 +576,11 @@ func writeJSON(path string, rows []row) error {
 			CallsPerS:   round(r.callsPerS, 1),
 			P50us:       round(r.p50, 1),
 			P99us:       round(r.p99, 1),
-			AllocsPerOp: round(r.allocsPerOp, 2),
 		})
+		if r.allocsPerOp >= 0 {
+			a := round(r.allocsPerOp, 2)
+			res.Cases[len(res.Cases)-1].AllocsPerOp = &a
+		}
 	}
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"strings"
 	"time"
 )
 
@@ -31,6 +27,15 @@ func serve(stdin io.Reader, stdout io.Writer) error {
 		}
 	}()
 	for _, p := range registeredServers {
+		if p.start != nil {
+			addr, stop, err := p.start()
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
+			stops = append(stops, stop)
+			addrs[p.name] = addr
+			continue
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
@@ -56,8 +61,7 @@ func serve(stdin io.Reader, stdout io.Writer) error {
 
 // A serverProc is the parent's handle on the -serve child.
 type serverProc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
+	*extProc
 	addrs map[string]string
 }
 
@@ -68,72 +72,18 @@ func startServer(args ...string) (*serverProc, error) {
 	if err != nil {
 		exe = os.Args[0]
 	}
-	cmd := exec.Command(exe, append([]string{"-serve"}, args...)...)
-	cmd.Stderr = os.Stderr
-	cmd.WaitDelay = 5 * time.Second
-	stdin, err := cmd.StdinPipe()
+	p, err := startExt("server", "", nil, exe, append([]string{"-serve"}, args...)...)
 	if err != nil {
 		return nil, err
 	}
-	pr, pw, err := os.Pipe()
+	sp := &serverProc{extProc: p}
+	s, err := p.expect(readyPrefix, 30*time.Second)
+	if err == nil {
+		err = json.Unmarshal([]byte(s), &sp.addrs)
+	}
 	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout = pw
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return nil, fmt.Errorf("start server: %w", err)
-	}
-	pw.Close()
-	p := &serverProc{cmd: cmd, stdin: stdin}
-
-	type line struct {
-		s   string
-		err error
-	}
-	lines := make(chan line, 1)
-	go func() {
-		defer pr.Close()
-		br := bufio.NewReader(pr)
-		s, err := br.ReadString('\n')
-		lines <- line{s, err}
-		_, _ = io.Copy(os.Stderr, br) // the child should print nothing else
-	}()
-	select {
-	case l := <-lines:
-		if l.err != nil {
-			p.stop()
-			return nil, fmt.Errorf("server did not start: %w", l.err)
-		}
-		s, ok := strings.CutPrefix(strings.TrimSpace(l.s), readyPrefix)
-		if !ok {
-			p.stop()
-			return nil, fmt.Errorf("server said %q, want %q...", l.s, readyPrefix)
-		}
-		if err := json.Unmarshal([]byte(s), &p.addrs); err != nil {
-			p.stop()
-			return nil, fmt.Errorf("server READY line: %w", err)
-		}
-	case <-time.After(30 * time.Second):
 		p.stop()
-		return nil, errors.New("server did not say READY within 30s")
+		return nil, fmt.Errorf("server did not start: %w", err)
 	}
-	return p, nil
-}
-
-// stop closes the child's stdin, which makes it exit, and kills it if it
-// has not exited after a few seconds.
-func (p *serverProc) stop() error {
-	p.stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-		return errors.New("server did not exit after stdin closed; killed")
-	}
+	return sp, nil
 }
