@@ -76,6 +76,7 @@ type frame struct {
 	onCancel CancelHandler
 	sub      []*stepDef
 	timer    *time.Timer
+	tseq     uint32 // bumped whenever timer is stopped or replaced
 	result   []any
 	branches []*AsyncSteps
 	pending  int // parallel: branches still running
@@ -338,13 +339,13 @@ func (as *AsyncSteps) Context() context.Context { return as.r.ctx }
 // raised at the innermost step still running and unwinds outwards.
 func (as *AsyncSteps) SetTimeout(d time.Duration) {
 	fr := as.waitFrame("SetTimeout")
-	if fr.timer != nil {
-		fr.timer.Stop()
-	}
+	fr.stopTimer()
 	r := as.r
+	seq := fr.tseq
 	fr.timer = time.AfterFunc(d, func() {
 		r.post(func() {
-			if fr.live && as.state != flowDone {
+			// A timer stopped or replaced after it fired is stale.
+			if fr.live && fr.tseq == seq && as.state != flowDone {
 				as.fail(pipeline.Errorf(pipeline.Timeout, "step timed out after %v", d))
 				as.resume()
 			}
@@ -502,8 +503,16 @@ func (as *AsyncSteps) pop() {
 	as.stack[n] = nil
 	as.stack = as.stack[:n]
 	fr.live = false
+	fr.stopTimer()
+}
+
+// stopTimer stops fr's timer, if any, and makes a firing already posted
+// stale. It runs on the program's goroutine.
+func (fr *frame) stopTimer() {
 	if fr.timer != nil {
 		fr.timer.Stop()
+		fr.timer = nil
+		fr.tseq++
 	}
 }
 
@@ -655,9 +664,7 @@ func (as *AsyncSteps) loopControl(p *loopPanic) {
 // parallel branches (innermost first), then its own cancel handler.
 func (as *AsyncSteps) abandonTop() {
 	fr := as.top()
-	if fr.timer != nil {
-		fr.timer.Stop()
-	}
+	fr.stopTimer()
 	for _, b := range fr.branches {
 		b.abort()
 	}
@@ -708,10 +715,7 @@ func (as *AsyncSteps) fail(err *Error) {
 			as.abandonTop()
 			continue
 		}
-		if fr.timer != nil {
-			fr.timer.Stop()
-			fr.timer = nil
-		}
+		fr.stopTimer()
 		for _, b := range fr.branches {
 			b.abort()
 		}
