@@ -35,8 +35,9 @@ const (
 	// StateErrorInfo holds the description of the last error raised (the
 	// error_info of FTN12), or the label of the last Break or Continue.
 	StateErrorInfo = "error_info"
-	// StateLastException holds the last *Error raised, or the value of a
-	// recovered panic.
+	// StateLastException holds the last *Error raised, or, when the error
+	// is the InternalError reporting a panic in a step or error handler,
+	// the value of that panic.
 	StateLastException = "last_exception"
 )
 
@@ -605,8 +606,7 @@ func (as *AsyncSteps) call(fr *frame, fn Step, args []any) (ok bool) {
 		case *loopPanic:
 			as.loopControl(p)
 		default:
-			as.r.vars[StateLastException] = p
-			as.fail(pipeline.Errorf(pipeline.InternalError, "step panicked: %v", p))
+			as.raise(pipeline.Errorf(pipeline.InternalError, "step panicked: %v", p), p)
 		}
 	}()
 	fn(as, args...)
@@ -704,11 +704,15 @@ func (as *AsyncSteps) abort() {
 // fail raises err at the innermost frame and unwinds: for each frame,
 // innermost first, its cancel handler runs, then its error handler, which
 // may recover, replace the error, or add steps in the frame's place.
-func (as *AsyncSteps) fail(err *Error) {
+func (as *AsyncSteps) fail(err *Error) { as.raise(err, err) }
+
+// raise is fail with exc, the value for State()[StateLastException]: err,
+// or the value of the panic that err reports.
+func (as *AsyncSteps) raise(err *Error, exc any) {
 	as.state = flowRunnable
 	for len(as.stack) > 0 {
 		as.r.vars[StateErrorInfo] = err.Desc
-		as.r.vars[StateLastException] = err
+		as.r.vars[StateLastException] = exc
 		fr := as.top()
 		h := fr.onErr
 		if h == nil {
@@ -728,6 +732,7 @@ func (as *AsyncSteps) fail(err *Error) {
 		fr.handler, fr.success, fr.added, fr.waiting = true, false, false, false
 		fr.sub = nil
 		var next *Error
+		var nextExc any
 		var ctl *loopPanic
 		func() {
 			as.cur = fr
@@ -740,8 +745,8 @@ func (as *AsyncSteps) fail(err *Error) {
 				case *loopPanic:
 					ctl = p
 				default:
-					as.r.vars[StateLastException] = p
 					next = pipeline.Errorf(pipeline.InternalError, "error handler panicked: %v", p)
+					nextExc = p
 				}
 			}()
 			h(as, err)
@@ -752,7 +757,10 @@ func (as *AsyncSteps) fail(err *Error) {
 			as.loopControl(ctl)
 			return
 		case next != nil:
-			err = next
+			err, exc = next, next
+			if nextExc != nil {
+				exc = nextExc
+			}
 		case fr.success:
 			as.pop()
 			as.args = fr.result

@@ -52,3 +52,24 @@ func TestStepsStoppedTimeoutIsStale(t *testing.T) {
 		t.Fatalf("stale timeout failed the replacement steps: res=%v err=%v", res, err)
 	}
 }
+
+// TestStepsLastExceptionIsPanicValue: after a step panics, the error
+// handler finds the panic value itself in State()[StateLastException], as
+// documented, and the *Error in its argument; it failed before the fix.
+func TestStepsLastExceptionIsPanicValue(t *testing.T) {
+	type boom struct{ n int }
+	var seen any
+	var name ccm.ErrorName
+	as := ccm.NewSteps().Add(func(as *ccm.AsyncSteps, _ ...any) {
+		panic(boom{7})
+	}, func(as *ccm.AsyncSteps, err *ccm.Error) {
+		seen, name = as.State()[ccm.StateLastException], err.Name
+		as.Success()
+	})
+	if _, err := as.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := seen.(boom); !ok || b.n != 7 || name != ccm.InternalError {
+		t.Errorf("last_exception = %#v, error %s; want boom{7} and InternalError", seen, name)
+	}
+}
