@@ -201,6 +201,7 @@ func (r *stepsRoot) await(start func()) {
 	r.mu.Lock()
 	r.awaiting++
 	r.mu.Unlock()
+	defer r.unawait() // also when start panics or a step ends the goroutine
 	if start != nil {
 		start()
 	}
@@ -213,10 +214,15 @@ func (r *stepsRoot) await(start func()) {
 		}
 		break
 	}
+}
+
+// unawait ends one await.
+func (r *stepsRoot) unawait() {
 	r.mu.Lock()
 	r.awaiting--
 	r.mu.Unlock()
-	// A token handed over just as the program finished must not be lost.
+	// A token handed over just as the program finished (or as this
+	// goroutine left) must not be lost.
 	select {
 	case <-r.wake:
 		go r.drain()
@@ -224,13 +230,23 @@ func (r *stepsRoot) await(start func()) {
 	}
 }
 
+// drain runs the ready queue until it is empty. If a step ends the
+// goroutine (runtime.Goexit, as t.FailNow does), a new goroutine takes
+// the running token over.
 func (r *stepsRoot) drain() {
+	exited := true
+	defer func() {
+		if exited {
+			go r.drain()
+		}
+	}()
 	for {
 		r.mu.Lock()
 		if len(r.ready) == 0 {
 			r.running = false
 			r.ready = nil
 			r.mu.Unlock()
+			exited = false
 			return
 		}
 		fn := r.ready[0]
@@ -601,6 +617,11 @@ func (as *AsyncSteps) call(fr *frame, fn Step, args []any) (ok bool) {
 			return
 		}
 		switch p := recover().(type) {
+		case nil:
+			// runtime.Goexit (t.FailNow): the goroutine ends after this;
+			// drain hands the program to another, which resumes the flow.
+			as.fail(pipeline.NewError(pipeline.InternalError, "step called runtime.Goexit"))
+			as.r.post(as.resume)
 		case *stepPanic:
 			as.fail(p.err)
 		case *loopPanic:

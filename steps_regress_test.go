@@ -2,6 +2,7 @@ package ccm_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -71,5 +72,64 @@ func TestStepsLastExceptionIsPanicValue(t *testing.T) {
 	}
 	if b, ok := seen.(boom); !ok || b.n != 7 || name != ccm.InternalError {
 		t.Errorf("last_exception = %#v, error %s; want boom{7} and InternalError", seen, name)
+	}
+}
+
+// waitDone waits for as to finish; the bound only turns a hang into a
+// failure.
+func waitDone(t *testing.T, as *ccm.AsyncSteps, what string) {
+	t.Helper()
+	select {
+	case <-as.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal(what)
+	}
+}
+
+// TestStepsGoexitInStep: a step that ends its goroutine (runtime.Goexit,
+// as t.FailNow does) fails with InternalError, which its handler sees, and
+// the program goes on; it stalled for ever before the fix.
+func TestStepsGoexitInStep(t *testing.T) {
+	var seen ccm.ErrorName
+	as := ccm.NewSteps()
+	as.Add(func(*ccm.AsyncSteps, ...any) { runtime.Goexit() }, func(as *ccm.AsyncSteps, err *ccm.Error) {
+		seen = err.Name
+		as.Success()
+	})
+	as.Add(func(as *ccm.AsyncSteps, _ ...any) {
+		ext := as.WaitExternal()
+		go ext.Success("after")
+	}, nil)
+	as.Execute(context.Background()) // steps run on goroutines of the engine's
+	waitDone(t, as, "program stalled after runtime.Goexit in a step")
+	res, err := as.Await()
+	if err != nil || len(res) != 1 || res[0] != "after" || seen != ccm.InternalError {
+		t.Errorf("res=%v err=%v handler saw %q", res, err, seen)
+	}
+}
+
+// TestStepsRunMisuseKeepsProgramRunning: Run on a program already
+// executed panics, and the program still completes afterwards; it stalled
+// before the fix (the waiter count stayed raised, so the program's wake-up
+// went to a goroutine that was not waiting).
+func TestStepsRunMisuseKeepsProgramRunning(t *testing.T) {
+	got := make(chan *ccm.External, 1)
+	as := ccm.NewSteps().Add(func(as *ccm.AsyncSteps, _ ...any) {
+		got <- as.WaitExternal()
+	}, nil)
+	as.Execute(context.Background())
+	ext := <-got
+	panicked := func() (p bool) {
+		defer func() { p = recover() != nil }()
+		_, _ = as.Run(context.Background())
+		return false
+	}()
+	if !panicked {
+		t.Fatal("Run on an executed program did not panic")
+	}
+	ext.Success("x")
+	waitDone(t, as, "program stalled after a recovered Run panic")
+	if res, err := as.Await(); err != nil || len(res) != 1 || res[0] != "x" {
+		t.Errorf("res=%v err=%v", res, err)
 	}
 }
