@@ -67,7 +67,7 @@ type loopDef struct {
 	label string
 	count int
 	body  func(as *AsyncSteps, i int)
-	setup func(ld *loopDef) error // ForEach: snapshot the collection
+	setup Step // ForEach: snapshot the collection, run as a step would be
 }
 
 // frame is a step being executed.
@@ -577,11 +577,8 @@ func (as *AsyncSteps) exec(d *stepDef, args []any) {
 	as.stack = append(as.stack, fr)
 	switch d.kind {
 	case loopStep:
-		if d.loop.setup != nil {
-			if err := d.loop.setup(d.loop); err != nil {
-				as.fail(pipeline.AsError(err, pipeline.InvokerError))
-				return
-			}
+		if d.loop.setup != nil && !as.call(fr, d.loop.setup, nil) {
+			return // failed, with its panics recovered as a step's
 		}
 		ld := d.loop
 		fr.iterDef = &stepDef{fn: func(as *AsyncSteps, _ ...any) { ld.body(as, fr.iter) }}
@@ -910,17 +907,22 @@ func (as *AsyncSteps) Repeat(count int, body func(as *AsyncSteps, i int), label 
 
 // ForEach adds a step that runs body once per element of coll, a slice,
 // an array or a map, read when the step starts. For a slice the key is
-// the index (an int). Maps are visited in sorted key order (numbers and
-// strings by value, other keys by their fmt form), since Go maps have no
-// order. Any other coll fails the step with InvokerError.
+// the index (an int). Maps are visited in sorted key order, since Go maps
+// have no order: numbers by value first (NaN first of all), then strings,
+// then other keys by their fmt form (keys with the same form in no
+// particular order). Any other coll fails the step with InvokerError, and
+// a panic while reading coll (a String method of a key) with
+// InternalError.
 func (as *AsyncSteps) ForEach(coll any, body func(as *AsyncSteps, key, value any), label ...string) *AsyncSteps {
 	var keys, vals []any
 	ld := &loopDef{}
-	ld.setup = func(ld *loopDef) error {
-		var err error
+	ld.setup = func(as *AsyncSteps, _ ...any) {
+		var err *Error
 		keys, vals, err = entries(coll)
+		if err != nil {
+			panic(&stepPanic{err})
+		}
 		ld.count = len(keys)
-		return err
 	}
 	ld.body = func(as *AsyncSteps, i int) { body(as, keys[i], vals[i]) }
 	as.addLoop(ld, label)

@@ -2,6 +2,8 @@ package ccm_test
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -131,5 +133,39 @@ func TestStepsRunMisuseKeepsProgramRunning(t *testing.T) {
 	waitDone(t, as, "program stalled after a recovered Run panic")
 	if res, err := as.Await(); err != nil || len(res) != 1 || res[0] != "x" {
 		t.Errorf("res=%v err=%v", res, err)
+	}
+}
+
+// TestStepsForEachMapNaNKey: ForEach over a map with a NaN key visits
+// every entry (NaN first) instead of letting a reflect panic escape Run;
+// it panicked before the fix.
+func TestStepsForEachMapNaNKey(t *testing.T) {
+	m := map[float64]int{math.NaN(): 1, 2: 2, -1: 3}
+	var vals []any
+	as := ccm.NewSteps().ForEach(m, func(_ *ccm.AsyncSteps, _, v any) { vals = append(vals, v) })
+	if _, err := as.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(vals) != "[1 3 2]" {
+		t.Errorf("visited %v, want [1 3 2]", vals)
+	}
+}
+
+// TestStepsForEachMixedKeysOrder: ForEach visits a map[any] with keys of
+// several kinds in one documented order, numbers by value then strings,
+// whatever Go's map order; before the fix it sorted every interface key
+// by its fmt form (10 before 3).
+func TestStepsForEachMixedKeysOrder(t *testing.T) {
+	const want = "[3 7 9 10 21 100 15 2 5 8]"
+	for range 100 {
+		m := map[any]int{10: 0, 9: 0, "5": 0, 3: 0, 21: 0, "15": 0, 7: 0, "8": 0, 100: 0, "2": 0}
+		var keys []any
+		as := ccm.NewSteps().ForEach(m, func(_ *ccm.AsyncSteps, k, _ any) { keys = append(keys, k) })
+		if _, err := as.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(keys); got != want {
+			t.Fatalf("visited %s, want %s", got, want)
+		}
 	}
 }

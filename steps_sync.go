@@ -256,8 +256,8 @@ func (l *Limiter) Sync(as *AsyncSteps, step Step, onError ErrorHandler) {
 }
 
 // entries lists the keys and values of a slice, array or map for ForEach;
-// map keys are sorted.
-func entries(coll any) (keys, vals []any, err error) {
+// map keys are sorted by compareKeys.
+func entries(coll any) (keys, vals []any, err *Error) {
 	v := reflect.ValueOf(coll)
 	switch v.Kind() {
 	case reflect.Slice, reflect.Array:
@@ -268,27 +268,71 @@ func entries(coll any) (keys, vals []any, err error) {
 		}
 		return keys, vals, nil
 	case reflect.Map:
-		ks := v.MapKeys()
-		slices.SortFunc(ks, compareKeys)
-		keys, vals = make([]any, len(ks)), make([]any, len(ks))
-		for i, k := range ks {
-			keys[i], vals[i] = k.Interface(), v.MapIndex(k).Interface()
+		// MapRange, not MapKeys and MapIndex: a NaN key cannot be looked up.
+		type kv struct{ k, v reflect.Value }
+		es := make([]kv, 0, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			es = append(es, kv{it.Key(), it.Value()})
+		}
+		slices.SortFunc(es, func(a, b kv) int { return compareKeys(a.k, b.k) })
+		keys, vals = make([]any, len(es)), make([]any, len(es))
+		for i, e := range es {
+			keys[i], vals[i] = e.k.Interface(), e.v.Interface()
 		}
 		return keys, vals, nil
 	}
 	return nil, nil, pipeline.Errorf(pipeline.InvokerError, "ForEach needs a slice, an array or a map, not %T", coll)
 }
 
+// keyClass ranks map keys for compareKeys: numbers, strings, the rest.
+func keyClass(v reflect.Value) int {
+	switch {
+	case v.CanInt(), v.CanUint(), v.CanFloat():
+		return 0
+	case v.Kind() == reflect.String:
+		return 1
+	}
+	return 2
+}
+
+// compareKeys is a total order on map keys (of any one map, including
+// map[any]...): numbers by value, then strings, then the rest by their fmt
+// form.
 func compareKeys(a, b reflect.Value) int {
+	for a.Kind() == reflect.Interface && !a.IsNil() {
+		a = a.Elem()
+	}
+	for b.Kind() == reflect.Interface && !b.IsNil() {
+		b = b.Elem()
+	}
+	ca, cb := keyClass(a), keyClass(b)
+	if ca != cb {
+		return cmp.Compare(ca, cb)
+	}
 	switch {
 	case a.CanInt() && b.CanInt():
 		return cmp.Compare(a.Int(), b.Int())
 	case a.CanUint() && b.CanUint():
 		return cmp.Compare(a.Uint(), b.Uint())
-	case a.CanFloat() && b.CanFloat():
-		return cmp.Compare(a.Float(), b.Float())
-	case a.Kind() == reflect.String && b.Kind() == reflect.String:
+	case ca == 0:
+		if c := cmp.Compare(number(a), number(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Kind(), b.Kind()) // 3 and 3.0
+
+	case ca == 1:
 		return cmp.Compare(a.String(), b.String())
 	}
 	return cmp.Compare(fmt.Sprint(a.Interface()), fmt.Sprint(b.Interface()))
+}
+
+// number is a numeric key as a float64, to compare keys of mixed kinds.
+func number(v reflect.Value) float64 {
+	switch {
+	case v.CanInt():
+		return float64(v.Int())
+	case v.CanUint():
+		return float64(v.Uint())
+	}
+	return v.Float()
 }
