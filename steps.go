@@ -156,6 +156,8 @@ type stepsRoot struct {
 	ctx      context.Context
 	stopCtx  func() bool
 	executed atomic.Bool
+	started  atomic.Bool // Execute has set the program up
+	cancel   atomic.Bool // Cancel was called
 	done     chan struct{}
 	result   []any
 	err      *Error
@@ -448,12 +450,17 @@ func (as *AsyncSteps) Execute(ctx context.Context) *AsyncSteps {
 		ctx = context.Background()
 	}
 	r.ctx = ctx
+	as.state = flowRunnable
 	if ctx.Done() != nil {
+		// Set up before this: the function may run at once.
 		r.stopCtx = context.AfterFunc(ctx, func() {
 			r.post(func() { as.cancelAll(pipeline.AsError(ctx.Err(), pipeline.Timeout)) })
 		})
 	}
-	as.state = flowRunnable
+	r.started.Store(true)
+	if r.cancel.Load() {
+		as.Cancel() // called before Execute: before the first step runs
+	}
 	r.post(as.resume)
 	return as
 }
@@ -462,10 +469,16 @@ func (as *AsyncSteps) Execute(ctx context.Context) *AsyncSteps {
 // innermost first (no error handler runs), the queue is dropped, and
 // Await returns a Timeout error whose cause is context.Canceled. It takes
 // effect asynchronously, is safe from any goroutine and does nothing once
-// the program has finished.
+// the program has finished. Called before Execute, it cancels the program
+// when Execute starts it, before its first step.
 func (as *AsyncSteps) Cancel() {
-	m := as.r.main
-	as.r.post(func() { m.cancelAll(pipeline.AsError(context.Canceled, pipeline.Timeout)) })
+	r := as.r
+	r.cancel.Store(true)
+	if !r.started.Load() {
+		return // Execute will see r.cancel
+	}
+	m := r.main
+	r.post(func() { m.cancelAll(pipeline.AsError(context.Canceled, pipeline.Timeout)) })
 }
 
 // Done returns a channel closed when the program has finished.

@@ -2,6 +2,7 @@ package ccm_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -167,5 +168,23 @@ func TestStepsForEachMixedKeysOrder(t *testing.T) {
 		if got := fmt.Sprint(keys); got != want {
 			t.Fatalf("visited %s, want %s", got, want)
 		}
+	}
+}
+
+// TestStepsCancelBeforeExecute: Cancel before Execute touches nothing
+// while set-up goes on (the race detector checks), and Execute then
+// cancels the program before its first step; before the fix the
+// cancellation ran at once on another goroutine, racing with Add, and the
+// steps ran anyway.
+func TestStepsCancelBeforeExecute(t *testing.T) {
+	ran := 0
+	as := ccm.NewSteps()
+	as.Cancel()
+	for range 1000 {
+		as.Add(func(*ccm.AsyncSteps, ...any) { ran++ }, nil)
+	}
+	_, err := as.Run(context.Background())
+	if ccm.NameOf(err) != ccm.Timeout || !errors.Is(err, context.Canceled) || ran != 0 {
+		t.Errorf("err=%v, %d steps ran; want Timeout caused by context.Canceled and none", err, ran)
 	}
 }
