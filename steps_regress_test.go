@@ -188,3 +188,78 @@ func TestStepsCancelBeforeExecute(t *testing.T) {
 		t.Errorf("err=%v, %d steps ran; want Timeout caused by context.Canceled and none", err, ran)
 	}
 }
+
+// mutexFree reports whether m admits a new program at once.
+func mutexFree(m *ccm.Mutex) error {
+	probe := ccm.NewSteps()
+	probe.Sync(m, func(*ccm.AsyncSteps, ...any) {}, nil)
+	_, err := probe.Run(context.Background())
+	return err
+}
+
+// TestStepsMutexReleasedOnCancelAtYield: a program cancelled just after
+// it entered a Mutex section (the flow yields every 100 steps, so the
+// cancel lands between entering and the guarded step for some k) leaves
+// the mutex free; before the fix the slot leaked for ever.
+func TestStepsMutexReleasedOnCancelAtYield(t *testing.T) {
+	for k := 90; k <= 105; k++ {
+		m := ccm.NewMutex(1, 0)
+		as := ccm.NewSteps()
+		as.Add(func(as *ccm.AsyncSteps, _ ...any) { as.Cancel() }, nil)
+		for range k {
+			as.Add(func(*ccm.AsyncSteps, ...any) {}, nil)
+		}
+		as.Sync(m, func(*ccm.AsyncSteps, ...any) {}, nil)
+		// For small k the program ends before the cancel is handled.
+		if _, err := as.Run(context.Background()); err != nil && ccm.NameOf(err) != ccm.Timeout {
+			t.Fatalf("k=%d: %v, want success or the cancel's Timeout", k, err)
+		}
+		if err := mutexFree(m); err != nil {
+			t.Errorf("k=%d: mutex still held after the program was cancelled: %v", k, err)
+		}
+	}
+}
+
+// TestStepsMutexReleasedOnParallelFailure: a parallel branch abandoned
+// because its sibling failed, just after it entered a Mutex section,
+// leaves the mutex free; before the fix the slot leaked for ever.
+func TestStepsMutexReleasedOnParallelFailure(t *testing.T) {
+	for k := 85; k <= 105; k++ {
+		m := ccm.NewMutex(1, 0)
+		as := ccm.NewSteps()
+		p := as.Parallel(nil)
+		p.Add(func(as *ccm.AsyncSteps, _ ...any) {
+			for range k {
+				as.Add(func(*ccm.AsyncSteps, ...any) {}, nil)
+			}
+			as.Sync(m, func(*ccm.AsyncSteps, ...any) {}, nil)
+		}, nil)
+		p.Add(func(as *ccm.AsyncSteps, _ ...any) { as.Error("MyError", "boom") }, nil)
+		if _, err := as.Run(context.Background()); ccm.NameOf(err) != "MyError" {
+			t.Fatalf("k=%d: %v", k, err)
+		}
+		if err := mutexFree(m); err != nil {
+			t.Errorf("k=%d: mutex still held: %v", k, err)
+		}
+	}
+}
+
+// TestStepsLimiterReleasedOnCancelAtYield: the same for a Limiter, whose
+// concurrency slot is a Mutex's; it leaked before the fix.
+func TestStepsLimiterReleasedOnCancelAtYield(t *testing.T) {
+	for k := 90; k <= 105; k++ {
+		l := ccm.NewLimiter(ccm.LimiterOptions{Concurrent: 1, Rate: 1000})
+		as := ccm.NewSteps()
+		as.Add(func(as *ccm.AsyncSteps, _ ...any) { as.Cancel() }, nil)
+		for range k {
+			as.Add(func(*ccm.AsyncSteps, ...any) {}, nil)
+		}
+		as.Sync(l, func(*ccm.AsyncSteps, ...any) {}, nil)
+		_, _ = as.Run(context.Background())
+		probe := ccm.NewSteps()
+		probe.Sync(l, func(*ccm.AsyncSteps, ...any) {}, nil)
+		if _, err := probe.Run(context.Background()); err != nil {
+			t.Errorf("k=%d: limiter slot still held: %v", k, err)
+		}
+	}
+}
