@@ -478,8 +478,12 @@ func (as *AsyncSteps) Cancel() {
 		return // Execute will see r.cancel
 	}
 	m := r.main
-	r.post(func() { m.cancelAll(pipeline.AsError(context.Canceled, pipeline.Timeout)) })
+	r.post(func() { m.cancelAll(errCanceled()) })
 }
+
+// errCanceled is the error of a cancelled program or step: Timeout,
+// caused by context.Canceled.
+func errCanceled() *Error { return pipeline.AsError(context.Canceled, pipeline.Timeout) }
 
 // Done returns a channel closed when the program has finished.
 func (as *AsyncSteps) Done() <-chan struct{} { return as.r.done }
