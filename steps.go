@@ -3,6 +3,8 @@ package ccm
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -493,16 +495,52 @@ func (as *AsyncSteps) Done() <-chan struct{} { return as.r.done }
 // returns an InvokerError at once. While it waits, the calling goroutine
 // runs the program's steps whenever they become runnable (the promise
 // bridge of FTN12, for Go).
+//
+// Await must not be called from inside a step, error handler or cancel
+// handler (of any program) while the program has not finished: a step
+// must not block, and on the program's own goroutine it could never
+// finish. Such a call returns an InvokerError at once instead of
+// deadlocking. The check walks the caller's stack, about a microsecond,
+// and only when the program is not yet done.
 func (as *AsyncSteps) Await() ([]any, error) {
 	if !as.r.executed.Load() {
 		return nil, pipeline.NewError(pipeline.InvokerError, "Await before Execute")
 	}
-	as.r.await(nil)
+	select {
+	case <-as.r.done:
+	default:
+		if inEngine() {
+			return nil, pipeline.NewError(pipeline.InvokerError, "Await called inside a step would block the program; add steps instead")
+		}
+		as.r.await(nil)
+	}
 	return as.outcome()
 }
 
+// drainName is the function name of stepsRoot.drain, under which every
+// step and handler runs.
+var drainName = runtime.FuncForPC(reflect.ValueOf((*stepsRoot).drain).Pointer()).Name()
+
+// inEngine reports whether the calling goroutine is running a callback of
+// an AsyncSteps program: whether drain is on its stack.
+func inEngine() bool {
+	var pcs [64]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+	for {
+		f, more := frames.Next()
+		if f.Function == drainName {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
 // Run is Execute followed by Await, with every step run by the calling
-// goroutine: no goroutine is started for the program.
+// goroutine: no goroutine is started for the program. Inside a step it
+// blocks that step too (steps must not block): use it there only for a
+// program that does not wait for the calling one.
 func (as *AsyncSteps) Run(ctx context.Context) ([]any, error) {
 	as.r.await(func() { as.Execute(ctx) })
 	return as.outcome()

@@ -263,3 +263,33 @@ func TestStepsLimiterReleasedOnCancelAtYield(t *testing.T) {
 		}
 	}
 }
+
+// TestStepsAwaitInsideStep: Await called inside one of the program's own
+// steps returns an InvokerError at once and the program goes on (both
+// when it runs on Run's goroutine and on the engine's); it deadlocked
+// before the fix.
+func TestStepsAwaitInsideStep(t *testing.T) {
+	for _, useRun := range []bool{true, false} {
+		var inner error
+		as := ccm.NewSteps().Add(func(as *ccm.AsyncSteps, _ ...any) {
+			_, inner = as.Await()
+			as.Success("after")
+		}, nil)
+		if useRun {
+			done := make(chan struct{})
+			go func() { defer close(done); _, _ = as.Run(context.Background()) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Await inside a step deadlocked the program")
+			}
+		} else {
+			as.Execute(context.Background())
+			waitDone(t, as, "Await inside a step deadlocked the program")
+		}
+		res, err := as.Await() // from outside, after the end: the outcome
+		if ccm.NameOf(inner) != ccm.InvokerError || err != nil || len(res) != 1 || res[0] != "after" {
+			t.Errorf("run=%v: inner Await %v; outcome %v %v", useRun, inner, res, err)
+		}
+	}
+}
