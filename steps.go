@@ -383,7 +383,10 @@ func (as *AsyncSteps) SetCancel(fn CancelHandler) {
 }
 
 // WaitExternal marks the running step as completed from outside and
-// returns the handle to complete it with, from any goroutine.
+// returns the handle to complete it with, from any goroutine. A step that
+// also adds sub-steps completes when they have, as any step with
+// sub-steps: its External is then never waited for, and a completion
+// through it is ignored (like one after a cancel or timeout).
 func (as *AsyncSteps) WaitExternal() *External {
 	fr := as.waitFrame("WaitExternal")
 	return &External{as: as, fr: fr}

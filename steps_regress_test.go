@@ -293,3 +293,23 @@ func TestStepsAwaitInsideStep(t *testing.T) {
 		}
 	}
 }
+
+// TestStepsWaitExternalWithSubSteps pins the documented rule: a step that
+// calls WaitExternal and adds sub-steps completes with them, and a later
+// completion through its External is ignored.
+func TestStepsWaitExternalWithSubSteps(t *testing.T) {
+	var ext *ccm.External
+	as := ccm.NewSteps()
+	as.Add(func(as *ccm.AsyncSteps, _ ...any) {
+		ext = as.WaitExternal()
+		as.Add(func(as *ccm.AsyncSteps, _ ...any) { as.Success("sub") }, nil)
+	}, nil)
+	as.Add(func(as *ccm.AsyncSteps, args ...any) {
+		ext.Error("Late", "ignored") // the step above is over
+		as.Success(args...)
+	}, nil)
+	res, err := as.Run(context.Background())
+	if err != nil || len(res) != 1 || res[0] != "sub" {
+		t.Errorf("res=%v err=%v; want [sub] and no error", res, err)
+	}
+}
