@@ -78,8 +78,7 @@ type frame struct {
 	onErr    ErrorHandler
 	onCancel CancelHandler
 	sub      []*stepDef
-	timer    *time.Timer
-	tseq     uint32 // bumped whenever timer is stopped or replaced
+	timer    *time.Timer // nil once stopped: a firing of another one is stale
 	result   []any
 	branches []*AsyncSteps
 	pending  int // parallel: branches still running
@@ -362,16 +361,18 @@ func (as *AsyncSteps) SetTimeout(d time.Duration) {
 	fr := as.waitFrame("SetTimeout")
 	fr.stopTimer()
 	r := as.r
-	seq := fr.tseq
-	fr.timer = time.AfterFunc(d, func() {
+	var tm *time.Timer
+	tm = time.AfterFunc(d, func() {
 		r.post(func() {
-			// A timer stopped or replaced after it fired is stale.
-			if fr.live && fr.tseq == seq && as.state != flowDone {
+			// A timer stopped or replaced after it fired is stale. tm was
+			// set before this runs: both run on the program's goroutine.
+			if fr.live && fr.timer == tm && as.state != flowDone {
 				as.fail(pipeline.Errorf(pipeline.Timeout, "step timed out after %v", d))
 				as.resume()
 			}
 		})
 	})
+	fr.timer = tm
 }
 
 // SetCancel installs fn, called if the running step is abandoned while it
@@ -587,7 +588,6 @@ func (fr *frame) stopTimer() {
 	if fr.timer != nil {
 		fr.timer.Stop()
 		fr.timer = nil
-		fr.tseq++
 	}
 }
 
