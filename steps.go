@@ -3,6 +3,8 @@ package ccm
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,8 +37,9 @@ const (
 	// StateErrorInfo holds the description of the last error raised (the
 	// error_info of FTN12), or the label of the last Break or Continue.
 	StateErrorInfo = "error_info"
-	// StateLastException holds the last *Error raised, or the value of a
-	// recovered panic.
+	// StateLastException holds the last *Error raised, or, when the error
+	// is the InternalError reporting a panic in a step or error handler,
+	// the value of that panic.
 	StateLastException = "last_exception"
 )
 
@@ -66,7 +69,7 @@ type loopDef struct {
 	label string
 	count int
 	body  func(as *AsyncSteps, i int)
-	setup func(ld *loopDef) error // ForEach: snapshot the collection
+	setup Step // ForEach: snapshot the collection, run as a step would be
 }
 
 // frame is a step being executed.
@@ -75,7 +78,7 @@ type frame struct {
 	onErr    ErrorHandler
 	onCancel CancelHandler
 	sub      []*stepDef
-	timer    *time.Timer
+	timer    *time.Timer // nil once stopped: a firing of another one is stale
 	result   []any
 	branches []*AsyncSteps
 	pending  int // parallel: branches still running
@@ -154,6 +157,8 @@ type stepsRoot struct {
 	ctx      context.Context
 	stopCtx  func() bool
 	executed atomic.Bool
+	started  atomic.Bool // Execute has set the program up
+	cancel   atomic.Bool // Cancel was called
 	done     chan struct{}
 	result   []any
 	err      *Error
@@ -199,6 +204,7 @@ func (r *stepsRoot) await(start func()) {
 	r.mu.Lock()
 	r.awaiting++
 	r.mu.Unlock()
+	defer r.unawait() // also when start panics or a step ends the goroutine
 	if start != nil {
 		start()
 	}
@@ -211,10 +217,15 @@ func (r *stepsRoot) await(start func()) {
 		}
 		break
 	}
+}
+
+// unawait ends one await.
+func (r *stepsRoot) unawait() {
 	r.mu.Lock()
 	r.awaiting--
 	r.mu.Unlock()
-	// A token handed over just as the program finished must not be lost.
+	// A token handed over just as the program finished (or as this
+	// goroutine left) must not be lost.
 	select {
 	case <-r.wake:
 		go r.drain()
@@ -222,13 +233,23 @@ func (r *stepsRoot) await(start func()) {
 	}
 }
 
+// drain runs the ready queue until it is empty. If a step ends the
+// goroutine (runtime.Goexit, as t.FailNow does), a new goroutine takes
+// the running token over.
 func (r *stepsRoot) drain() {
+	exited := true
+	defer func() {
+		if exited {
+			go r.drain()
+		}
+	}()
 	for {
 		r.mu.Lock()
 		if len(r.ready) == 0 {
 			r.running = false
 			r.ready = nil
 			r.mu.Unlock()
+			exited = false
 			return
 		}
 		fn := r.ready[0]
@@ -338,18 +359,20 @@ func (as *AsyncSteps) Context() context.Context { return as.r.ctx }
 // raised at the innermost step still running and unwinds outwards.
 func (as *AsyncSteps) SetTimeout(d time.Duration) {
 	fr := as.waitFrame("SetTimeout")
-	if fr.timer != nil {
-		fr.timer.Stop()
-	}
+	fr.stopTimer()
 	r := as.r
-	fr.timer = time.AfterFunc(d, func() {
+	var tm *time.Timer
+	tm = time.AfterFunc(d, func() {
 		r.post(func() {
-			if fr.live && as.state != flowDone {
+			// A timer stopped or replaced after it fired is stale. tm was
+			// set before this runs: both run on the program's goroutine.
+			if fr.live && fr.timer == tm && as.state != flowDone {
 				as.fail(pipeline.Errorf(pipeline.Timeout, "step timed out after %v", d))
 				as.resume()
 			}
 		})
 	})
+	fr.timer = tm
 }
 
 // SetCancel installs fn, called if the running step is abandoned while it
@@ -361,7 +384,10 @@ func (as *AsyncSteps) SetCancel(fn CancelHandler) {
 }
 
 // WaitExternal marks the running step as completed from outside and
-// returns the handle to complete it with, from any goroutine.
+// returns the handle to complete it with, from any goroutine. A step that
+// also adds sub-steps completes when they have, as any step with
+// sub-steps: its External is then never waited for, and a completion
+// through it is ignored (like one after a cancel or timeout).
 func (as *AsyncSteps) WaitExternal() *External {
 	fr := as.waitFrame("WaitExternal")
 	return &External{as: as, fr: fr}
@@ -430,12 +456,17 @@ func (as *AsyncSteps) Execute(ctx context.Context) *AsyncSteps {
 		ctx = context.Background()
 	}
 	r.ctx = ctx
+	as.state = flowRunnable
 	if ctx.Done() != nil {
+		// Set up before this: the function may run at once.
 		r.stopCtx = context.AfterFunc(ctx, func() {
 			r.post(func() { as.cancelAll(pipeline.AsError(ctx.Err(), pipeline.Timeout)) })
 		})
 	}
-	as.state = flowRunnable
+	r.started.Store(true)
+	if r.cancel.Load() {
+		as.Cancel() // called before Execute: before the first step runs
+	}
 	r.post(as.resume)
 	return as
 }
@@ -444,11 +475,21 @@ func (as *AsyncSteps) Execute(ctx context.Context) *AsyncSteps {
 // innermost first (no error handler runs), the queue is dropped, and
 // Await returns a Timeout error whose cause is context.Canceled. It takes
 // effect asynchronously, is safe from any goroutine and does nothing once
-// the program has finished.
+// the program has finished. Called before Execute, it cancels the program
+// when Execute starts it, before its first step.
 func (as *AsyncSteps) Cancel() {
-	m := as.r.main
-	as.r.post(func() { m.cancelAll(pipeline.AsError(context.Canceled, pipeline.Timeout)) })
+	r := as.r
+	r.cancel.Store(true)
+	if !r.started.Load() {
+		return // Execute will see r.cancel
+	}
+	m := r.main
+	r.post(func() { m.cancelAll(errCanceled()) })
 }
+
+// errCanceled is the error of a cancelled program or step: Timeout,
+// caused by context.Canceled.
+func errCanceled() *Error { return pipeline.AsError(context.Canceled, pipeline.Timeout) }
 
 // Done returns a channel closed when the program has finished.
 func (as *AsyncSteps) Done() <-chan struct{} { return as.r.done }
@@ -458,16 +499,52 @@ func (as *AsyncSteps) Done() <-chan struct{} { return as.r.done }
 // returns an InvokerError at once. While it waits, the calling goroutine
 // runs the program's steps whenever they become runnable (the promise
 // bridge of FTN12, for Go).
+//
+// Await must not be called from inside a step, error handler or cancel
+// handler (of any program) while the program has not finished: a step
+// must not block, and on the program's own goroutine it could never
+// finish. Such a call returns an InvokerError at once instead of
+// deadlocking. The check walks the caller's stack, about a microsecond,
+// and only when the program is not yet done.
 func (as *AsyncSteps) Await() ([]any, error) {
 	if !as.r.executed.Load() {
 		return nil, pipeline.NewError(pipeline.InvokerError, "Await before Execute")
 	}
-	as.r.await(nil)
+	select {
+	case <-as.r.done:
+	default:
+		if inEngine() {
+			return nil, pipeline.NewError(pipeline.InvokerError, "Await called inside a step would block the program; add steps instead")
+		}
+		as.r.await(nil)
+	}
 	return as.outcome()
 }
 
+// drainName is the function name of stepsRoot.drain, under which every
+// step and handler runs.
+var drainName = runtime.FuncForPC(reflect.ValueOf((*stepsRoot).drain).Pointer()).Name()
+
+// inEngine reports whether the calling goroutine is running a callback of
+// an AsyncSteps program: whether drain is on its stack.
+func inEngine() bool {
+	var pcs [64]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+	for {
+		f, more := frames.Next()
+		if f.Function == drainName {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
 // Run is Execute followed by Await, with every step run by the calling
-// goroutine: no goroutine is started for the program.
+// goroutine: no goroutine is started for the program. Inside a step it
+// blocks that step too (steps must not block): use it there only for a
+// program that does not wait for the calling one.
 func (as *AsyncSteps) Run(ctx context.Context) ([]any, error) {
 	as.r.await(func() { as.Execute(ctx) })
 	return as.outcome()
@@ -502,8 +579,15 @@ func (as *AsyncSteps) pop() {
 	as.stack[n] = nil
 	as.stack = as.stack[:n]
 	fr.live = false
+	fr.stopTimer()
+}
+
+// stopTimer stops fr's timer, if any, and makes a firing already posted
+// stale. It runs on the program's goroutine.
+func (fr *frame) stopTimer() {
 	if fr.timer != nil {
 		fr.timer.Stop()
+		fr.timer = nil
 	}
 }
 
@@ -551,11 +635,8 @@ func (as *AsyncSteps) exec(d *stepDef, args []any) {
 	as.stack = append(as.stack, fr)
 	switch d.kind {
 	case loopStep:
-		if d.loop.setup != nil {
-			if err := d.loop.setup(d.loop); err != nil {
-				as.fail(pipeline.AsError(err, pipeline.InvokerError))
-				return
-			}
+		if d.loop.setup != nil && !as.call(fr, d.loop.setup, nil) {
+			return // failed, with its panics recovered as a step's
 		}
 		ld := d.loop
 		fr.iterDef = &stepDef{fn: func(as *AsyncSteps, _ ...any) { ld.body(as, fr.iter) }}
@@ -591,13 +672,17 @@ func (as *AsyncSteps) call(fr *frame, fn Step, args []any) (ok bool) {
 			return
 		}
 		switch p := recover().(type) {
+		case nil:
+			// runtime.Goexit (t.FailNow): the goroutine ends after this;
+			// drain hands the program to another, which resumes the flow.
+			as.fail(pipeline.NewError(pipeline.InternalError, "step called runtime.Goexit"))
+			as.r.post(as.resume)
 		case *stepPanic:
 			as.fail(p.err)
 		case *loopPanic:
 			as.loopControl(p)
 		default:
-			as.r.vars[StateLastException] = p
-			as.fail(pipeline.Errorf(pipeline.InternalError, "step panicked: %v", p))
+			as.raise(pipeline.Errorf(pipeline.InternalError, "step panicked: %v", p), p)
 		}
 	}()
 	fn(as, args...)
@@ -655,9 +740,7 @@ func (as *AsyncSteps) loopControl(p *loopPanic) {
 // parallel branches (innermost first), then its own cancel handler.
 func (as *AsyncSteps) abandonTop() {
 	fr := as.top()
-	if fr.timer != nil {
-		fr.timer.Stop()
-	}
+	fr.stopTimer()
 	for _, b := range fr.branches {
 		b.abort()
 	}
@@ -697,21 +780,22 @@ func (as *AsyncSteps) abort() {
 // fail raises err at the innermost frame and unwinds: for each frame,
 // innermost first, its cancel handler runs, then its error handler, which
 // may recover, replace the error, or add steps in the frame's place.
-func (as *AsyncSteps) fail(err *Error) {
+func (as *AsyncSteps) fail(err *Error) { as.raise(err, err) }
+
+// raise is fail with exc, the value for State()[StateLastException]: err,
+// or the value of the panic that err reports.
+func (as *AsyncSteps) raise(err *Error, exc any) {
 	as.state = flowRunnable
 	for len(as.stack) > 0 {
 		as.r.vars[StateErrorInfo] = err.Desc
-		as.r.vars[StateLastException] = err
+		as.r.vars[StateLastException] = exc
 		fr := as.top()
 		h := fr.onErr
 		if h == nil {
 			as.abandonTop()
 			continue
 		}
-		if fr.timer != nil {
-			fr.timer.Stop()
-			fr.timer = nil
-		}
+		fr.stopTimer()
 		for _, b := range fr.branches {
 			b.abort()
 		}
@@ -724,6 +808,7 @@ func (as *AsyncSteps) fail(err *Error) {
 		fr.handler, fr.success, fr.added, fr.waiting = true, false, false, false
 		fr.sub = nil
 		var next *Error
+		var nextExc any
 		var ctl *loopPanic
 		func() {
 			as.cur = fr
@@ -736,8 +821,8 @@ func (as *AsyncSteps) fail(err *Error) {
 				case *loopPanic:
 					ctl = p
 				default:
-					as.r.vars[StateLastException] = p
 					next = pipeline.Errorf(pipeline.InternalError, "error handler panicked: %v", p)
+					nextExc = p
 				}
 			}()
 			h(as, err)
@@ -748,7 +833,10 @@ func (as *AsyncSteps) fail(err *Error) {
 			as.loopControl(ctl)
 			return
 		case next != nil:
-			err = next
+			err, exc = next, next
+			if nextExc != nil {
+				exc = nextExc
+			}
 		case fr.success:
 			as.pop()
 			as.args = fr.result
@@ -877,17 +965,22 @@ func (as *AsyncSteps) Repeat(count int, body func(as *AsyncSteps, i int), label 
 
 // ForEach adds a step that runs body once per element of coll, a slice,
 // an array or a map, read when the step starts. For a slice the key is
-// the index (an int). Maps are visited in sorted key order (numbers and
-// strings by value, other keys by their fmt form), since Go maps have no
-// order. Any other coll fails the step with InvokerError.
+// the index (an int). Maps are visited in sorted key order, since Go maps
+// have no order: numbers by value first (NaN first of all), then strings,
+// then other keys by their fmt form (keys with the same form in no
+// particular order). Any other coll fails the step with InvokerError, and
+// a panic while reading coll (a String method of a key) with
+// InternalError.
 func (as *AsyncSteps) ForEach(coll any, body func(as *AsyncSteps, key, value any), label ...string) *AsyncSteps {
 	var keys, vals []any
 	ld := &loopDef{}
-	ld.setup = func(ld *loopDef) error {
-		var err error
+	ld.setup = func(as *AsyncSteps, _ ...any) {
+		var err *Error
 		keys, vals, err = entries(coll)
+		if err != nil {
+			panic(&stepPanic{err})
+		}
 		ld.count = len(keys)
-		return err
 	}
 	ld.body = func(as *AsyncSteps, i int) { body(as, keys[i], vals[i]) }
 	as.addLoop(ld, label)

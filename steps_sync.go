@@ -70,52 +70,70 @@ func NewMutex(n, maxQueue int) *Mutex {
 	return &Mutex{max: max(n, 1), maxQueue: maxQueue, owners: map[*AsyncSteps]int{}}
 }
 
-// Sync implements [Syncer]: it adds an entering step, then step inside the
-// section; the section is left when step and its sub-steps complete, fail
-// or are cancelled.
+// Sync implements [Syncer]: it adds one step that enters the section,
+// runs step inside it and leaves it when step and its sub-steps complete,
+// fail or are cancelled, at whatever point the cancel lands (a flow still
+// waiting is taken out of the queue).
 func (m *Mutex) Sync(as *AsyncSteps, step Step, onError ErrorHandler) {
 	m.guard(as, func(as *AsyncSteps, args []any) {
 		as.Add(func(as *AsyncSteps, _ ...any) { step(as, args...) }, onError)
 	})
 }
 
-// guard adds the entering step and a step holding the section while
-// inner adds the guarded work as its sub-steps.
+// entry is one flow's passage through a Mutex section: queued (w set),
+// inside (held, or w granted), or neither. Guarded by the Mutex's mu.
+type entry struct {
+	w    *waiter
+	held bool
+}
+
+// guard adds one step that owns the whole section: its cancel handler,
+// installed before the entry is attempted, leaves the section if the flow
+// is inside or dequeues it if it waits, whenever the flow is cancelled or
+// fails. Its sub-steps enter, run what inner adds with args (the
+// arguments of the Sync step), and leave, passing inner's results on.
 func (m *Mutex) guard(as *AsyncSteps, inner func(as *AsyncSteps, args []any)) {
-	var w *waiter
 	as.Add(func(as *AsyncSteps, args ...any) {
-		m.mu.Lock()
-		if m.owners[as] > 0 || m.held < m.max {
-			m.enterLocked(as)
-			m.mu.Unlock()
-			as.Success(args...)
-			return
-		}
-		w = enqueue(as, &m.waiters, m.maxQueue, args, m.mu.Unlock, "mutex")
-		as.SetCancel(func(as *AsyncSteps) {
-			m.mu.Lock()
-			granted := !remove(&m.waiters, w) && w.granted
-			m.mu.Unlock()
-			if granted {
-				m.leave(as)
-			}
-		})
-	}, nil)
-	as.Add(func(as *AsyncSteps, args ...any) {
-		held := true
-		release := func() {
-			if held {
-				held = false
-				m.leave(as)
-			}
-		}
-		as.SetCancel(func(*AsyncSteps) { release() })
-		inner(as, args)
+		e := &entry{}
+		as.SetCancel(func(as *AsyncSteps) { m.exit(as, e) })
+		as.Add(func(as *AsyncSteps, _ ...any) { m.enter(as, e) }, nil)
+		as.Add(func(as *AsyncSteps, _ ...any) { inner(as, args) }, nil)
 		as.Add(func(as *AsyncSteps, res ...any) {
-			release()
+			m.exit(as, e)
 			as.Success(res...)
 		}, nil)
 	}, nil)
+}
+
+// enter is the entering step: it gets in at once or queues the flow (or
+// fails with DefenseRejected when the queue is full).
+func (m *Mutex) enter(as *AsyncSteps, e *entry) {
+	m.mu.Lock()
+	if m.owners[as] > 0 || m.held < m.max {
+		m.enterLocked(as)
+		e.held = true
+		m.mu.Unlock()
+		return
+	}
+	e.w = enqueue(as, &m.waiters, m.maxQueue, nil, m.mu.Unlock, "mutex")
+}
+
+// exit ends e: it leaves the section if the flow got in, or takes the
+// flow out of the queue. A second exit does nothing.
+func (m *Mutex) exit(as *AsyncSteps, e *entry) {
+	m.mu.Lock()
+	held := e.held
+	if w := e.w; w != nil {
+		e.w = nil
+		if !remove(&m.waiters, w) && w.granted {
+			held = true
+		}
+	}
+	e.held = false
+	m.mu.Unlock()
+	if held {
+		m.leave(as)
+	}
 }
 
 func (m *Mutex) enterLocked(as *AsyncSteps) {
@@ -256,8 +274,8 @@ func (l *Limiter) Sync(as *AsyncSteps, step Step, onError ErrorHandler) {
 }
 
 // entries lists the keys and values of a slice, array or map for ForEach;
-// map keys are sorted.
-func entries(coll any) (keys, vals []any, err error) {
+// map keys are sorted by compareKeys.
+func entries(coll any) (keys, vals []any, err *Error) {
 	v := reflect.ValueOf(coll)
 	switch v.Kind() {
 	case reflect.Slice, reflect.Array:
@@ -268,27 +286,71 @@ func entries(coll any) (keys, vals []any, err error) {
 		}
 		return keys, vals, nil
 	case reflect.Map:
-		ks := v.MapKeys()
-		slices.SortFunc(ks, compareKeys)
-		keys, vals = make([]any, len(ks)), make([]any, len(ks))
-		for i, k := range ks {
-			keys[i], vals[i] = k.Interface(), v.MapIndex(k).Interface()
+		// MapRange, not MapKeys and MapIndex: a NaN key cannot be looked up.
+		type kv struct{ k, v reflect.Value }
+		es := make([]kv, 0, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			es = append(es, kv{it.Key(), it.Value()})
+		}
+		slices.SortFunc(es, func(a, b kv) int { return compareKeys(a.k, b.k) })
+		keys, vals = make([]any, len(es)), make([]any, len(es))
+		for i, e := range es {
+			keys[i], vals[i] = e.k.Interface(), e.v.Interface()
 		}
 		return keys, vals, nil
 	}
 	return nil, nil, pipeline.Errorf(pipeline.InvokerError, "ForEach needs a slice, an array or a map, not %T", coll)
 }
 
+// keyClass ranks map keys for compareKeys: numbers, strings, the rest.
+func keyClass(v reflect.Value) int {
+	switch {
+	case v.CanInt(), v.CanUint(), v.CanFloat():
+		return 0
+	case v.Kind() == reflect.String:
+		return 1
+	}
+	return 2
+}
+
+// compareKeys is a total order on map keys (of any one map, including
+// map[any]...): numbers by value, then strings, then the rest by their fmt
+// form.
 func compareKeys(a, b reflect.Value) int {
+	for a.Kind() == reflect.Interface && !a.IsNil() {
+		a = a.Elem()
+	}
+	for b.Kind() == reflect.Interface && !b.IsNil() {
+		b = b.Elem()
+	}
+	ca, cb := keyClass(a), keyClass(b)
+	if ca != cb {
+		return cmp.Compare(ca, cb)
+	}
 	switch {
 	case a.CanInt() && b.CanInt():
 		return cmp.Compare(a.Int(), b.Int())
 	case a.CanUint() && b.CanUint():
 		return cmp.Compare(a.Uint(), b.Uint())
-	case a.CanFloat() && b.CanFloat():
-		return cmp.Compare(a.Float(), b.Float())
-	case a.Kind() == reflect.String && b.Kind() == reflect.String:
+	case ca == 0:
+		if c := cmp.Compare(number(a), number(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Kind(), b.Kind()) // 3 and 3.0
+
+	case ca == 1:
 		return cmp.Compare(a.String(), b.String())
 	}
 	return cmp.Compare(fmt.Sprint(a.Interface()), fmt.Sprint(b.Interface()))
+}
+
+// number is a numeric key as a float64, to compare keys of mixed kinds.
+func number(v reflect.Value) float64 {
+	switch {
+	case v.CanInt():
+		return float64(v.Int())
+	case v.CanUint():
+		return float64(v.Uint())
+	}
+	return v.Float()
 }

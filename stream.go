@@ -24,9 +24,10 @@ type StreamOption = source.Option
 // completion order (or request order with source.Ordered()).
 //
 // Close in when done: the calls outstanding finish, their results are
-// sent, and the output closes. When ctx ends, no further request is read,
-// the calls outstanding complete with ctx's error (Timeout, cause kept),
-// and the output closes after them. Receive from the output until it is
+// sent, and the output closes. When ctx ends, no further request is read
+// and no further call started (a request read just as ctx ends is
+// answered with ctx's error), the calls outstanding complete with ctx's
+// error (Timeout, cause kept), and the output closes after them. Receive from the output until it is
 // closed.
 //
 // Back-pressure: at most the window (default source.DefaultWindow) calls

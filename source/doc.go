@@ -16,7 +16,8 @@
 //   - The stream's ctx is every call's context: when it ends, the calls
 //     outstanding complete with its error (a Timeout whose cause is the
 //     ctx error), their results are delivered, and the output closes.
-//     Requests not yet read stay unread.
+//     Requests not yet read stay unread; ctx is checked before each
+//     read and after it, so no call starts once ctx has ended.
 //
 // source imports pipeline only.
 package source

@@ -15,9 +15,10 @@ type Request struct {
 	Tag    any
 }
 
-// Result answers one [Request]: the request itself, and the call's
-// decoded result or its error (an *pipeline.Error), exactly one of them
-// set.
+// Result answers one [Request]: the request itself, and either the
+// call's decoded result in Value (which may be nil: a function without
+// result) with Err nil, or its error (an *pipeline.Error) in Err with
+// Value nil.
 type Result struct {
 	Request Request
 	Value   any
@@ -56,9 +57,10 @@ func Ordered() Option { return func(c *config) { c.ordered = true } }
 //
 // Who closes what: the caller closes in when it has no more requests; the
 // stream then finishes the calls outstanding, delivers their results and
-// closes the output. When ctx ends, the stream stops reading in, the calls
-// outstanding complete with ctx's error, and the output closes after
-// their results. The caller must receive from the output until it is
+// closes the output. When ctx ends, the stream stops reading in and
+// starts no further call (a request read just as ctx ends is answered
+// with ctx's error, unstarted), the calls outstanding complete with ctx's
+// error, and the output closes after their results. The caller must receive from the output until it is
 // closed; the stream's two goroutines end only then.
 //
 // Cost: two goroutines per stream and one small allocation per request
@@ -125,6 +127,11 @@ func (s *stream) submit(track func(p *pending)) {
 		case <-ctxDone:
 			return
 		}
+		// select picks at random among ready cases: check ctx first.
+		if s.ctx.Err() != nil {
+			<-s.slots
+			return
+		}
 		var req Request
 		var ok bool
 		select {
@@ -136,9 +143,19 @@ func (s *stream) submit(track func(p *pending)) {
 			return
 		}
 		p := &pending{req: req, done: s.done}
-		p.c = s.start(s.ctx, req.Func, req.Params)
+		err := s.ctx.Err()
+		if err != nil {
+			// Read as ctx ended: answered with ctx's error, never started.
+			p.c = pipeline.NewCall(s.ctx, req.Func, req.Params)
+			p.c.Complete(nil, err)
+		} else {
+			p.c = s.start(s.ctx, req.Func, req.Params)
+		}
 		s.n++
 		track(p)
+		if err != nil {
+			return
+		}
 	}
 }
 

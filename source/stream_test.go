@@ -217,3 +217,59 @@ func TestStreamCancel(t *testing.T) {
 		is.Equal(n, 5)
 	}
 }
+
+// TestStreamReadsNothingAfterCtxEnd: with ctx already ended and requests
+// waiting on in, the stream reads none of them, starts no call and closes
+// its output; before the fix its selects picked the ready input at
+// random, so some requests were read and started with a dead ctx.
+func TestStreamReadsNothingAfterCtxEnd(t *testing.T) {
+	pr := newPeer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 50 {
+		in := make(chan source.Request, 10)
+		for i := range 10 {
+			in <- source.Request{Func: "echo", Params: map[string]any{"i": i}, Tag: i}
+		}
+		started := 0
+		start := func(ctx context.Context, fn string, p map[string]any) *pipeline.Call {
+			started++
+			return pr.start(ctx, fn, p)
+		}
+		results := 0
+		for range source.Stream(ctx, in, start) {
+			results++
+		}
+		if len(in) != 10 || started != 0 || results != 0 {
+			t.Fatalf("%d requests read, %d calls started, %d results after ctx had ended; want none", 10-len(in), started, results)
+		}
+	}
+}
+
+// TestStreamStartsNothingOnceCtxEnds: when ctx ends while the stream runs
+// (here: as the first call starts), no later request is started, though
+// more are waiting and slots are free; the one started is answered. Before
+// the fix further requests could be read and started.
+func TestStreamStartsNothingOnceCtxEnds(t *testing.T) {
+	pr := newPeer(t)
+	for range 50 {
+		ctx, cancel := context.WithCancel(context.Background())
+		in := make(chan source.Request, 10)
+		for i := range 10 {
+			in <- source.Request{Func: "echo", Params: map[string]any{"i": i}, Tag: i}
+		}
+		started := 0
+		start := func(ctx context.Context, fn string, p map[string]any) *pipeline.Call {
+			started++
+			cancel()
+			return pr.start(ctx, fn, p)
+		}
+		results := 0
+		for range source.Stream(ctx, in, start) {
+			results++
+		}
+		if started != 1 || results != 1 || len(in) != 9 {
+			t.Fatalf("started %d, results %d, %d read; want 1, 1, 1", started, results, 10-len(in))
+		}
+	}
+}
