@@ -3,11 +3,14 @@ package ccm_test
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/matryer/is"
+	"go.uber.org/goleak"
 
 	ccm "github.com/ftnpipe/ccm"
 	"github.com/ftnpipe/ccm/executor"
@@ -139,4 +142,31 @@ func TestLocalNestedCalls(t *testing.T) {
 	for range workers {
 		is.NoErr(<-errs)
 	}
+}
+
+// TestWSFailedDialLeavesNothing: a ws:// peer that answers the upgrade
+// with a plain HTTP status fails the dial with ConnectError, and once the
+// CCM and the server are closed nothing is left behind (the dial's
+// transport used to keep the connection in its idle pool, with two
+// goroutines, forever).
+func TestWSFailedDialLeavesNothing(t *testing.T) {
+	is := is.New(t)
+	before := goleak.IgnoreCurrent()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	is.NoErr(err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not here", http.StatusNotFound)
+	})}
+	go srv.Serve(ln)
+	c := ccm.New(ccm.LimitZone(ccm.ZoneUnlimited), ccm.RetryCount(0))
+	is.NoErr(c.Register(bg, "x", "test.svc:1.0", "ws://"+ln.Addr().String()+"/"))
+	it, _ := c.Iface("x")
+	ctx, cancel := context.WithTimeout(bg, 5*time.Second)
+	defer cancel()
+	_, err = it.Call(ctx, "echo", nil)
+	is.Equal(ccm.NameOf(err), ccm.ConnectError)
+	is.NoErr(c.Close())
+	// The server still runs: nothing of the client's may wait on it.
+	goleak.VerifyNone(t, before, goleak.IgnoreAnyFunction("net/http.(*Server).Serve"))
+	is.NoErr(srv.Close())
 }

@@ -120,12 +120,18 @@ func (w *WebSocket) dial(ctx context.Context) (*link, error) {
 		},
 		TLSClientConfig:   w.cfg.TLS,
 		ForceAttemptHTTP2: false,
+		// One transport per dial, used for one handshake: a failed one
+		// (a plain HTTP answer, a peer that never finishes TLS) must leave
+		// no pooled connection or background dial behind.
+		DisableKeepAlives:   true,
+		TLSHandshakeTimeout: w.cfg.DialTimeout,
 	}
 	ws, _, err := websocket.Dial(dctx, w.cfg.URL, &websocket.DialOptions{
 		HTTPClient:      &http.Client{Transport: tr},
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		tr.CloseIdleConnections()
 		return nil, err
 	}
 	if cork == nil {
