@@ -154,7 +154,7 @@ func (i *Iface) goRaw(ctx context.Context, fn string, params map[string]any, raw
 	return c
 }
 
-// checkRaw is the hook where an AdvancedCCM checks a raw call against the
+// checkRaw is where an AdvancedCCM checks a raw call against the
 // function's spec before anything is sent: upload on a function without
 // "rawupload" → InvokerError "Raw upload is not allowed: f()"
 // (REFERENCE-JS.md §6.3); Download/DownloadTo (result) on a function
@@ -162,7 +162,22 @@ func (i *Iface) goRaw(ctx context.Context, fn string, params map[string]any, raw
 // SimpleCCM knows no specs: the caller's choice of method is the
 // declaration, and only the reply is checked (see the sink).
 func (i *Iface) checkRaw(fn string, upload, result bool) error {
-	_, _, _ = fn, upload, result
+	if i.spec == nil {
+		return nil
+	}
+	f, err := i.spec.Func(fn)
+	if err != nil {
+		return err // the reference's "Unknown interface function"
+	}
+	if err := f.CheckUpload(upload); err != nil {
+		return err
+	}
+	switch {
+	case result && !f.RawResult():
+		return pipeline.NewError(pipeline.InvokerError, "Raw result is not expected: "+fn+"() has no rawresult; use Call or Upload")
+	case !result && f.RawResult():
+		return pipeline.NewError(pipeline.InvokerError, "Raw result is expected: "+fn+"() has rawresult; use Download or DownloadTo")
+	}
 	return nil
 }
 
@@ -256,7 +271,9 @@ func (ep *endpoint) buildRaw() {
 		ep.raw.mu.Unlock()
 		return
 	}
-	steps := []pipeline.Step{pipeline.T("await", stage.Await(cfg.callTimeout))}
+	// An AdvancedCCM's checks (params, defaults, the answer) as for any
+	// call; checkRaw has checked the raw flags already.
+	steps := append(ep.validate(), pipeline.T("await", stage.Await(cfg.callTimeout)))
 	if ep.zone != nil {
 		steps = append(steps, pipeline.G("throttle", ep.zone))
 	}
