@@ -38,7 +38,10 @@ func TestAdvancedRaw(t *testing.T) {
 		}},
 	}))
 	is.NoErr(ex.Register("test.raw:1.0", map[string]executor.Handler{
-		"plain": func(context.Context, *executor.Request) (any, error) { served.Add(1); return map[string]any{"ok": true}, nil },
+		"plain": func(context.Context, *executor.Request) (any, error) {
+			served.Add(1)
+			return map[string]any{"ok": true}, nil
+		},
 	}))
 	srv, err := ex.Listen("")
 	is.NoErr(err)
