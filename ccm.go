@@ -129,6 +129,17 @@ func checkName(name string) error {
 //
 // On success the register event is emitted.
 func (c *CCM) Register(ctx context.Context, name, ifacever, endpoint string, opts ...RegisterOption) error {
+	return c.register(ctx, name, ifacever, opts, remote(endpoint))
+}
+
+// remote makes the endpoint of Register's URL.
+func remote(url string) func(config) (*endpoint, error) {
+	return func(cfg config) (*endpoint, error) { return parseEndpoint(url, cfg) }
+}
+
+// register is Register and RegisterLocal: the checks they share, the
+// options applied over the CCM's defaults, then newEndpoint.
+func (c *CCM) register(ctx context.Context, name, ifacever string, opts []RegisterOption, newEndpoint func(config) (*endpoint, error)) error {
 	if err := ctx.Err(); err != nil {
 		return pipeline.AsError(err, pipeline.InvokerError)
 	}
@@ -142,7 +153,7 @@ func (c *CCM) Register(ctx context.Context, name, ifacever, endpoint string, opt
 	for _, o := range opts {
 		o.applyRegister(&cfg)
 	}
-	ep, err := parseEndpoint(endpoint, cfg)
+	ep, err := newEndpoint(cfg)
 	if err != nil {
 		return err
 	}
@@ -163,24 +174,9 @@ func (c *CCM) Register(ctx context.Context, name, ifacever, endpoint string, opt
 // and no call timeout unless [CallTimeout] is given. Otherwise it behaves
 // as Register, with the same checks and errors.
 func (c *CCM) RegisterLocal(ctx context.Context, name, ifacever string, h pipeline.Handler, opts ...RegisterOption) error {
-	if err := ctx.Err(); err != nil {
-		return pipeline.AsError(err, pipeline.InvokerError)
-	}
-	if err := checkName(name); err != nil {
-		return err
-	}
-	if _, _, _, err := parseIfaceVer(ifacever); err != nil {
-		return err
-	}
-	cfg := c.defaults
-	for _, o := range opts {
-		o.applyRegister(&cfg)
-	}
-	ep, err := localEndpoint(h, cfg)
-	if err != nil {
-		return err
-	}
-	return c.add(name, ifacever, ep)
+	return c.register(ctx, name, ifacever, opts, func(cfg config) (*endpoint, error) {
+		return localEndpoint(h, cfg)
+	})
 }
 
 // add registers ep under name once everything was checked.
