@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -362,7 +363,7 @@ func (pr param) serverType() goType {
 // called "string" would hide the type in map[string]any).
 var reservedLocals = func() map[string]bool {
 	m := map[string]bool{}
-	for _, n := range strings.Fields(`ctx c r err p srv ccm context body out io req executor
+	for _, n := range strings.Fields(`ctx c r err p srv ccm context
 		any bool byte comparable complex64 complex128 error float32 float64
 		int int8 int16 int32 int64 rune string uint uint8 uint16 uint32 uint64 uintptr
 		true false iota nil
@@ -372,11 +373,25 @@ var reservedLocals = func() map[string]bool {
 	return m
 }()
 
+// rawLocals are reserved besides reservedLocals in the methods of raw data
+// functions: their extra arguments and the packages of their types.
+var rawLocals = func() map[string]bool {
+	m := maps.Clone(reservedLocals)
+	for _, n := range []string{"body", "out", "io", "executor"} {
+		m[n] = true
+	}
+	return m
+}()
+
 func (g *ifaceGen) params(f *spec.Func) []param {
 	var out []param
 	used := map[string]bool{}
+	reserved := reservedLocals
+	if isRaw(f) {
+		reserved = rawLocals
+	}
 	for _, sp := range f.Params() {
-		pr := param{Param: sp, local: local(sp.Name, reservedLocals), base: g.typeOf(sp.Type)}
+		pr := param{Param: sp, local: local(sp.Name, reserved), base: g.typeOf(sp.Type)}
 		for used[pr.local] {
 			pr.local += "_"
 		}
@@ -544,12 +559,7 @@ func (g *ifaceGen) genClientMethod(client string, f *spec.Func) {
 		g.p("return c.iface.Download(ctx, %q, %s, %s)", f.Name(), pv, body)
 	case f.RawUpload() && rt != "":
 		g.cfg.needArg = true
-		g.p("v, err := c.iface.Upload(ctx, %q, %s, body)", f.Name(), pv)
-		g.p("if err != nil {")
-		g.p("var r %s", rt)
-		g.p("return r, err")
-		g.p("}")
-		g.p("return %sResult[%s](%q, v)", g.helpers, rt, f.Name())
+		g.p("return %sResult[%s](c.iface.Upload(ctx, %q, %s, body))", g.helpers, rt, f.Name(), pv)
 	case f.RawUpload():
 		g.p("_, err := c.iface.Upload(ctx, %q, %s, body)", f.Name(), pv)
 		g.p("return err")
@@ -825,12 +835,16 @@ func (g *ifaceGen) genArgHelper() {
 	g.p("return t, err")
 	g.p("}")
 	g.p("")
-	g.p("// %sResult converts the generic result v of the raw data function fn", lname)
-	g.p("// to its Go type; a result that does not fit is InternalError.")
-	g.p("func %sResult[T any](fn string, v any) (T, error) {", lname)
+	g.p("// %sResult converts the generic result v of a raw upload to its Go", lname)
+	g.p("// type, or passes err on; a result that does not fit is InternalError.")
+	g.p("func %sResult[T any](v any, err error) (T, error) {", lname)
+	g.p("if err != nil {")
+	g.p("var t T")
+	g.p("return t, err")
+	g.p("}")
 	g.p("t, err := %sArg[T](v)", lname)
 	g.p("if err != nil {")
-	g.p("return t, ccm.NewError(ccm.InternalError, \"Result of \"+fn+\" does not fit its type: \"+err.Error())")
+	g.p("return t, ccm.NewError(ccm.InternalError, \"Result does not fit its type: \"+err.Error())")
 	g.p("}")
 	g.p("return t, nil")
 	g.p("}")

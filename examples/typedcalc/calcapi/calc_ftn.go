@@ -196,12 +196,7 @@ func (c *CalcClient) Sum(ctx context.Context, digits *int, body io.Reader) (Calc
 	if digits != nil {
 		p["digits"] = *digits
 	}
-	v, err := c.iface.Upload(ctx, "sum", p, body)
-	if err != nil {
-		var r CalcSumResult
-		return r, err
-	}
-	return calcResult[CalcSumResult]("sum", v)
+	return calcResult[CalcSumResult](c.iface.Upload(ctx, "sum", p, body))
 }
 
 // Sum has raw data: no AsyncSteps form.
@@ -516,12 +511,16 @@ func calcArg[T any](v any) (T, error) {
 	return t, err
 }
 
-// calcResult converts the generic result v of the raw data function fn
-// to its Go type; a result that does not fit is InternalError.
-func calcResult[T any](fn string, v any) (T, error) {
+// calcResult converts the generic result v of a raw upload to its Go
+// type, or passes err on; a result that does not fit is InternalError.
+func calcResult[T any](v any, err error) (T, error) {
+	if err != nil {
+		var t T
+		return t, err
+	}
 	t, err := calcArg[T](v)
 	if err != nil {
-		return t, ccm.NewError(ccm.InternalError, "Result of "+fn+" does not fit its type: "+err.Error())
+		return t, ccm.NewError(ccm.InternalError, "Result does not fit its type: "+err.Error())
 	}
 	return t, nil
 }

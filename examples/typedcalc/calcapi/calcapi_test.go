@@ -95,9 +95,9 @@ func TestRawParams(t *testing.T) {
 // value that does not fit the typed result is InternalError.
 func TestResult(t *testing.T) {
 	is := is.New(t)
-	r, err := calcResult[CalcSumResult]("sum", map[string]any{"total": 1.5, "count": 2.0})
+	r, err := calcResult[CalcSumResult](map[string]any{"total": 1.5, "count": 2.0}, nil)
 	is.NoErr(err)
 	is.Equal(r, CalcSumResult{Total: 1.5, Count: 2})
-	_, err = calcResult[CalcSumResult]("sum", map[string]any{"total": "many"})
+	_, err = calcResult[CalcSumResult](map[string]any{"total": "many"}, nil)
 	is.Equal(ccm.NameOf(err), ccm.InternalError)
 }
