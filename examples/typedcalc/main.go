@@ -3,9 +3,10 @@
 // through the generated server interface on a loopback executor, and calls
 // it over WebSocket through the generated typed client: typed parameters
 // and results, a custom struct type, an enum, an optional parameter with a
-// default, a declared error matched with errors.Is, and a request the
-// executor refuses because it breaks the spec. It needs no setup and no
-// network.
+// default, a declared error matched with errors.Is, a request the
+// executor refuses because it breaks the spec, and two raw data functions
+// (an upload with a typed result, an upload answered with raw bytes). It
+// needs no setup and no network.
 //
 //	go run ./examples/typedcalc
 //
@@ -207,5 +208,23 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out, "reset()            = ok")
+
+	// Raw data: sum takes an upload and gives a typed result; scale takes
+	// an upload and answers raw bytes (both over HTTP).
+	st, err := calc.Sum(ctx, nil, strings.NewReader("1 2 3.5"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "sum(<1 2 3.5>)     = %g (%d numbers)\n", st.Total, st.Count)
+	rc, err := calc.Scale(ctx, 10, strings.NewReader("1 2.5"))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	scaled, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "scale(10, <1 2.5>) = %q\n", scaled)
 	return nil
 }

@@ -100,4 +100,6 @@ func TestResult(t *testing.T) {
 	is.Equal(r, CalcSumResult{Total: 1.5, Count: 2})
 	_, err = calcResult[CalcSumResult](map[string]any{"total": "many"}, nil)
 	is.Equal(ccm.NameOf(err), ccm.InternalError)
+	_, err = calcResult[CalcSumResult](nil, ccm.NewError(CalcNotANumber, "x"))
+	is.Equal(ccm.NameOf(err), CalcNotANumber) // the call's error passes as it is
 }
