@@ -44,7 +44,7 @@
 //     method F also has an AsyncSteps form, FSteps(as, params...), which adds
 //     a step making the call (Iface.CallStepsInto); the next step receives a
 //     pointer to the typed result (left out when another function's method
-//     is named FSteps).
+//     is named FSteps). Raw data functions differ; see below.
 //   - CalcServer, the interface a service implements (the same methods), and
 //     RegisterCalcServer(ex, srv), which registers one executor.Handler per
 //     function. Each handler applies the defaults, checks the request against
@@ -54,6 +54,39 @@
 //     function does not declare into InternalError. The definitions
 //     themselves are embedded in the generated file (compact JSON) and
 //     loaded once, on the first registration.
+//
+// # Raw data functions ("rawupload", "rawresult")
+//
+//   - Client, "rawupload" without "rawresult": F(ctx, params..., body
+//     io.Reader) returns the typed result (or error) as for other
+//     functions. It calls Iface.Upload (the params go in the URL query, body
+//     is the request body, nil uploads nothing) and converts the generic
+//     result to the Go type through encoding/json, as the server side
+//     converts parameters; a result that does not fit is InternalError.
+//   - Client, "rawresult": F(ctx, params...[, body io.Reader when also
+//     "rawupload"]) (io.ReadCloser, error), through Iface.Download; the
+//     caller closes the stream. No result struct is generated.
+//   - Raw functions have no FSteps form (a comment says so).
+//   - Server: the method takes the parameters, then body io.Reader (the
+//     upload; nil when the request carries none, always for a function
+//     without "rawupload") and, for "rawresult", out *executor.RawOutput,
+//     where it writes the result (returning only an error). RegisterCalcServer
+//     registers them with Executor.RegisterRaw, once, beside the other
+//     functions' Register.
+//   - Parameters of a URL-mapped request arrive as strings. Before the
+//     defaults and the spec check, the handler decodes as JSON text the
+//     string value of every parameter not declared as a string (string, a
+//     custom string type, an enum of strings keep theirs): "3" → 3,
+//     "true" → true, "[1,2]" → [1 2], which is what the client sends
+//     for such values and what HTTP.md §3 asks (integer, number and
+//     boolean parse the same as with strconv). A value that does not
+//     decode stays a string and the spec check refuses it with
+//     InvalidRequest. A variant or "any" parameter whose string happens to
+//     be valid JSON is decoded too: the URL carries no type, so "1" is the
+//     number. An Executor made WithSpecs is not consulted: the generated
+//     code uses its own embedded definitions.
+//   - Parameter names "body", "out", "io" and "executor" of raw functions
+//     get a trailing "_".
 //
 // Names: functions, fields and errors are exported in CamelCase
 // ("MY_ERROR" → MyError); every type, result and error name is prefixed
@@ -99,9 +132,9 @@
 //
 // # Choices and limits
 //
-//   - Functions with "rawupload" or "rawresult" are not generated (a comment
-//     marks each one) and not registered, so the executor answers them
-//     NotImplemented: the invoker's raw data support is not there yet.
+//   - Raw data calls travel over HTTP only (a ws:// endpoint's raw calls
+//     use its http:// form, see package ccm); a "data" parameter cannot go
+//     in a URL query, so Upload refuses it with InvokerError.
 //   - The client checks nothing the Go types do not: values outside a
 //     spec's min/max/regex/length are sent and the executor refuses them
 //     with InvalidRequest. The client sends nothing but what CallInto sends,

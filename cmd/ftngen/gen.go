@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,10 @@ type config struct {
 	defs           map[string][]byte
 	set            *spec.Set
 	client, server bool
+	// needArg is set when a client method converts a generic result
+	// (raw upload) with the Arg helper, which is then written even
+	// without the server side.
+	needArg bool
 }
 
 // loaded returns the loaded interface ifacever, or nil.
@@ -71,9 +76,12 @@ func generate(cfg config) ([]byte, error) {
 		}
 		helpers = g.helpers
 	}
-	if cfg.server {
-		g := &ifaceGen{w: body, helpers: helpers}
-		g.genServerHelpers()
+	if cfg.server || cfg.needArg {
+		g := &ifaceGen{w: body, helpers: helpers, imports: imports}
+		g.genArgHelper()
+		if cfg.server {
+			g.genServerHelpers()
+		}
 	}
 	buf.WriteString("import (\n")
 	for _, std := range []bool{true, false} {
@@ -155,7 +163,7 @@ func (g *ifaceGen) assignNames() error {
 	g.results = map[string]string{}
 	g.errs = map[pipeline.ErrorName]string{}
 	for _, f := range g.iface.Funcs() {
-		if !skipped(f) && len(f.ResultVars()) > 0 {
+		if hasResultVars(f) {
 			g.results[f.Name()] = g.unique(g.name+exported(f.Name())+"Result", "_")
 		}
 		for _, e := range f.Throws() {
@@ -234,7 +242,7 @@ func (g *ifaceGen) gen() error {
 		g.genType(t)
 	}
 	for _, f := range ifc.Funcs() {
-		if !skipped(f) && len(f.ResultVars()) > 0 {
+		if hasResultVars(f) {
 			g.genResult(f)
 		}
 	}
@@ -247,17 +255,13 @@ func (g *ifaceGen) gen() error {
 	return nil
 }
 
-// skipped reports whether a function is left out: raw upload and raw
-// result need the invoker's raw data support (not there yet).
-func skipped(f *spec.Func) bool { return f.RawUpload() || f.RawResult() }
+// isRaw reports whether a function has raw data: its methods take the
+// upload body and, for a raw result, give or write a stream.
+func isRaw(f *spec.Func) bool { return f.RawUpload() || f.RawResult() }
 
-func skipNote(f *spec.Func) string {
-	what := "raw upload"
-	if f.RawResult() {
-		what = "raw result"
-	}
-	return fmt.Sprintf("// %s (%s) is not generated: raw data calls are not supported yet.", f.Name(), what)
-}
+// hasResultVars reports whether a function gets a result struct: result
+// variables, and a result message (not raw data) to hold them.
+func hasResultVars(f *spec.Func) bool { return !f.RawResult() && len(f.ResultVars()) > 0 }
 
 // genErrors writes a name constant and an errors.Is sentinel per error
 // the interface declares beyond the standard ones.
@@ -324,6 +328,8 @@ func (g *ifaceGen) genResult(f *spec.Func) {
 // error, or "" for a function without a result.
 func (g *ifaceGen) resultType(f *spec.Func) string {
 	switch {
+	case f.RawResult():
+		return ""
 	case len(f.ResultVars()) > 0:
 		return g.resultName(f)
 	case len(f.ResultType()) > 0:
@@ -367,11 +373,25 @@ var reservedLocals = func() map[string]bool {
 	return m
 }()
 
+// rawLocals are reserved besides reservedLocals in the methods of raw data
+// functions: their extra arguments and the packages of their types.
+var rawLocals = func() map[string]bool {
+	m := maps.Clone(reservedLocals)
+	for _, n := range []string{"body", "out", "io", "executor"} {
+		m[n] = true
+	}
+	return m
+}()
+
 func (g *ifaceGen) params(f *spec.Func) []param {
 	var out []param
 	used := map[string]bool{}
+	reserved := reservedLocals
+	if isRaw(f) {
+		reserved = rawLocals
+	}
 	for _, sp := range f.Params() {
-		pr := param{Param: sp, local: local(sp.Name, reservedLocals), base: g.typeOf(sp.Type)}
+		pr := param{Param: sp, local: local(sp.Name, reserved), base: g.typeOf(sp.Type)}
 		for used[pr.local] {
 			pr.local += "_"
 		}
@@ -398,8 +418,16 @@ func (g *ifaceGen) signature(f *spec.Func, server bool) string {
 		}
 		fmt.Fprintf(&b, ", %s %s", pr.local, t.expr)
 	}
+	if f.RawUpload() || (server && f.RawResult()) {
+		b.WriteString(", body io.Reader")
+	}
+	if server && f.RawResult() {
+		b.WriteString(", out *executor.RawOutput")
+	}
 	b.WriteString(") ")
-	if rt := g.resultType(f); rt != "" {
+	if !server && f.RawResult() {
+		b.WriteString("(io.ReadCloser, error)")
+	} else if rt := g.resultType(f); rt != "" {
 		fmt.Fprintf(&b, "(%s, error)", rt)
 	} else {
 		b.WriteString("error")
@@ -461,6 +489,9 @@ func defaultText(v any) string {
 
 func (g *ifaceGen) genClient() {
 	g.imports["context"] = true
+	if slices.ContainsFunc(g.iface.Funcs(), isRaw) {
+		g.imports["io"] = true
+	}
 	name := g.name + "Client"
 	g.p("// %s calls %s through a registered [ccm.Iface]: one method per", name, g.iface.IfaceVer())
 	g.p("// function, with the parameters in definition order. It is safe for")
@@ -480,13 +511,11 @@ func (g *ifaceGen) genClient() {
 		g.p("")
 	}
 	for _, f := range g.iface.Funcs() {
-		if skipped(f) {
-			g.p("%s", skipNote(f))
-			g.p("")
-			continue
-		}
 		g.genClientMethod(name, f)
-		if steps := exported(f.Name()) + "Steps"; g.funcNamed(steps) {
+		if isRaw(f) {
+			g.p("// %s has raw data: no AsyncSteps form.", exported(f.Name()))
+			g.p("")
+		} else if steps := exported(f.Name()) + "Steps"; g.funcNamed(steps) {
 			g.p("// %s: no AsyncSteps form, a function takes its name.", steps)
 			g.p("")
 		} else {
@@ -508,13 +537,37 @@ func (g *ifaceGen) funcNamed(name string) bool {
 
 func (g *ifaceGen) genClientMethod(client string, f *spec.Func) {
 	g.funcDoc(f, "calls "+f.Name()+".", false)
+	if f.RawUpload() {
+		g.p("//")
+		g.p("// body is uploaded as the raw data (nil uploads nothing); it is read once")
+		g.p("// and not closed. The parameters travel in the URL query.")
+	}
+	if f.RawResult() {
+		g.p("//")
+		g.p("// The raw result is returned as an open stream, which the caller must")
+		g.p("// close; see [ccm.Iface.Download].")
+	}
 	g.p("func (c *%s) %s {", client, g.signature(f, false))
 	pv := g.paramMap(f)
-	if rt := g.resultType(f); rt != "" {
+	rt := g.resultType(f)
+	switch {
+	case f.RawResult():
+		body := "nil"
+		if f.RawUpload() {
+			body = "body"
+		}
+		g.p("return c.iface.Download(ctx, %q, %s, %s)", f.Name(), pv, body)
+	case f.RawUpload() && rt != "":
+		g.cfg.needArg = true
+		g.p("return %sResult[%s](c.iface.Upload(ctx, %q, %s, body))", g.helpers, rt, f.Name(), pv)
+	case f.RawUpload():
+		g.p("_, err := c.iface.Upload(ctx, %q, %s, body)", f.Name(), pv)
+		g.p("return err")
+	case rt != "":
 		g.p("var r %s", rt)
 		g.p("err := c.iface.CallInto(ctx, %q, %s, &r)", f.Name(), pv)
 		g.p("return r, err")
-	} else {
+	default:
 		g.p("_, err := c.iface.Call(ctx, %q, %s)", f.Name(), pv)
 		g.p("return err")
 	}
@@ -580,6 +633,11 @@ func (g *ifaceGen) genServer() error {
 		"github.com/ftnpipe/ccm/executor", "github.com/ftnpipe/ccm/spec"} {
 		g.imports[imp] = true
 	}
+	raws := slices.DeleteFunc(g.iface.Funcs(), func(f *spec.Func) bool { return !isRaw(f) })
+	served := slices.DeleteFunc(g.iface.Funcs(), isRaw)
+	if len(raws) > 0 {
+		g.imports["io"] = true
+	}
 	lname := unexported(g.name)
 	server := g.name + "Server"
 	g.p("// %s is what a service implements to serve %s: one method per", server, g.iface.IfaceVer())
@@ -587,13 +645,11 @@ func (g *ifaceGen) genServer() error {
 	g.p("// checked against the spec and defaults applied; ctx ends when the request")
 	g.p("// does (see [executor.Handler]). Return a *ccm.Error named as a declared")
 	g.p("// error (the %s constants) or a standard name; other names become", g.name)
-	g.p("// InternalError.")
+	g.p("// InternalError. A raw data function's method gets the upload as body")
+	g.p("// (nil when the request carries none) and, for a raw result, out, where")
+	g.p("// it writes the result.")
 	g.p("type %s interface {", server)
 	for _, f := range g.iface.Funcs() {
-		if skipped(f) {
-			g.p("%s", skipNote(f))
-			continue
-		}
 		g.funcDoc(f, "implements "+f.Name()+".", true)
 		g.p("%s", g.signature(f, true))
 	}
@@ -627,13 +683,14 @@ func (g *ifaceGen) genServer() error {
 	g.p("// checked against the spec before srv sees it (a bad one is answered")
 	g.p("// InvalidRequest), optional parameters get their defaults, and an error")
 	g.p("// srv returns that the function does not declare becomes InternalError.")
-	g.p("// Results are sent as srv returns them. Raw data functions are not")
-	g.p("// registered (NotImplemented). It fails if the spec cannot be loaded for")
-	g.p("// the Executor role or ex refuses the registration.")
+	g.p("// Results are sent as srv returns them. Raw data functions are")
+	g.p("// registered with [executor.Executor.RegisterRaw]; their URL-mapped")
+	g.p("// parameters arrive as strings and are decoded (as JSON text) unless")
+	g.p("// declared as strings, before the check. It fails if the spec cannot be")
+	g.p("// loaded for the Executor role or ex refuses the registration.")
 	g.p("func Register%s(ex *executor.Executor, srv %s) error {", server, server)
-	served := slices.DeleteFunc(g.iface.Funcs(), skipped)
 	si := "si"
-	if len(served) == 0 {
+	if len(served)+len(raws) == 0 {
 		si = "_"
 	}
 	g.p("%s, err := %sSpec()", si, lname)
@@ -644,7 +701,20 @@ func (g *ifaceGen) genServer() error {
 	for _, f := range served {
 		g.genHandler(f)
 	}
-	g.p("return ex.Register(%sIfaceVer, h)", g.name)
+	if len(raws) == 0 {
+		g.p("return ex.Register(%sIfaceVer, h)", g.name)
+		g.p("}")
+		g.p("")
+		return nil
+	}
+	g.p("rh := make(map[string]executor.RawFunc)")
+	for _, f := range raws {
+		g.genHandler(f)
+	}
+	g.p("if err := ex.Register(%sIfaceVer, h); err != nil {", g.name)
+	g.p("return err")
+	g.p("}")
+	g.p("return ex.RegisterRaw(%sIfaceVer, rh)", g.name)
 	g.p("}")
 	g.p("")
 	return nil
@@ -657,8 +727,20 @@ func (g *ifaceGen) genHandler(f *spec.Func) {
 	g.p("if err != nil {")
 	g.p("return err")
 	g.p("}")
-	g.p("h[%q] = func(ctx context.Context, req *executor.Request) (any, error) {", f.Name())
-	g.p("p := %s.ApplyDefaults(req.Params)", fv)
+	if isRaw(f) {
+		g.p("rh[%q] = executor.RawFunc{Upload: %t, Result: %t, Handler: func(ctx context.Context, req *executor.RawRequest, out *executor.RawOutput) (any, error) {",
+			f.Name(), f.RawUpload(), f.RawResult())
+		var typed []string
+		for _, pr := range f.Params() {
+			if !g.stringKind(pr.Type) {
+				typed = append(typed, strconv.Quote(pr.Name))
+			}
+		}
+		g.p("p := %s.ApplyDefaults(%sRawParams(%s))", fv, lname, strings.Join(append([]string{"req.Params"}, typed...), ", "))
+	} else {
+		g.p("h[%q] = func(ctx context.Context, req *executor.Request) (any, error) {", f.Name())
+		g.p("p := %s.ApplyDefaults(req.Params)", fv)
+	}
 	g.p("if err := %s.CheckParams(p); err != nil {", fv)
 	g.p("return nil, err")
 	g.p("}")
@@ -682,6 +764,12 @@ func (g *ifaceGen) genHandler(f *spec.Func) {
 		g.p("return nil, %sBadParam(%sIfaceVer, %s, %q, err)", lname, g.name, fv, pr.Name)
 		g.p("}")
 	}
+	if isRaw(f) {
+		args = append(args, "req.Body")
+		if f.RawResult() {
+			args = append(args, "out")
+		}
+	}
 	call := fmt.Sprintf("srv.%s(%s)", exported(f.Name()), strings.Join(append([]string{"ctx"}, args...), ", "))
 	if g.resultType(f) != "" {
 		g.p("r, err := %s", call)
@@ -695,15 +783,37 @@ func (g *ifaceGen) genHandler(f *spec.Func) {
 		g.p("}")
 		g.p("return nil, nil")
 	}
-	g.p("}")
+	if isRaw(f) {
+		g.p("}}")
+	} else {
+		g.p("}")
+	}
+}
+
+// stringKind reports whether a parameter of type names is a string on
+// the wire (string, a custom string type, an enum of strings): its
+// URL-mapped value is kept as it is, where others are decoded.
+func (g *ifaceGen) stringKind(names []string) bool {
+	if len(names) != 1 {
+		return false
+	}
+	if names[0] == "string" {
+		return true
+	}
+	t := g.iface.Type(names[0])
+	if t == nil {
+		return false
+	}
+	return t.Kind == "string" || (t.Kind == "enum" && itemKind(t.Items) == "string")
 }
 
 // genServerHelpers writes the helpers the handlers of every interface in
 // the file share.
-func (g *ifaceGen) genServerHelpers() {
+func (g *ifaceGen) genArgHelper() {
 	lname := g.helpers
-	g.p("// %sArg converts a checked parameter value to its Go type: decoded", lname)
-	g.p("// scalars directly, anything else through encoding/json.")
+	g.imports["encoding/json"] = true
+	g.p("// %sArg converts a checked parameter value or a decoded result to its", lname)
+	g.p("// Go type: decoded scalars directly, anything else through encoding/json.")
 	g.p("func %sArg[T any](v any) (T, error) {", lname)
 	g.p("var t T")
 	g.p("if v == nil {")
@@ -723,6 +833,48 @@ func (g *ifaceGen) genServerHelpers() {
 	g.p("err = json.Unmarshal(b, &t)")
 	g.p("}")
 	g.p("return t, err")
+	g.p("}")
+	g.p("")
+	g.p("// %sResult converts the generic result v of a raw upload to its Go", lname)
+	g.p("// type, or passes err on; a result that does not fit is InternalError.")
+	g.p("func %sResult[T any](v any, err error) (T, error) {", lname)
+	g.p("if err != nil {")
+	g.p("var t T")
+	g.p("return t, err")
+	g.p("}")
+	g.p("t, err := %sArg[T](v)", lname)
+	g.p("if err != nil {")
+	g.p("return t, ccm.NewError(ccm.InternalError, \"Result does not fit its type: \"+err.Error())")
+	g.p("}")
+	g.p("return t, nil")
+	g.p("}")
+	g.p("")
+}
+
+// genServerHelpers writes the helpers the handlers of every interface in
+// the file share, besides Arg.
+func (g *ifaceGen) genServerHelpers() {
+	lname := g.helpers
+	g.p("// %sRawParams returns the params of a raw data request with the", lname)
+	g.p("// string values of the typed names decoded as JSON text (a URL-mapped")
+	g.p("// request carries only strings, HTTP.md §3); a value that does not")
+	g.p("// decode stays a string, for the spec check to refuse.")
+	g.p("func %sRawParams(p map[string]any, typed ...string) map[string]any {", lname)
+	g.p("out := make(map[string]any, len(p))")
+	g.p("for k, v := range p {")
+	g.p("out[k] = v")
+	g.p("}")
+	g.p("for _, k := range typed {")
+	g.p("s, ok := out[k].(string)")
+	g.p("if !ok {")
+	g.p("continue")
+	g.p("}")
+	g.p("var v any")
+	g.p("if json.Unmarshal([]byte(s), &v) == nil {")
+	g.p("out[k] = v")
+	g.p("}")
+	g.p("}")
+	g.p("return out")
 	g.p("}")
 	g.p("")
 	g.p("// %sBadParam reports a parameter the spec accepted but its Go type", lname)

@@ -81,6 +81,8 @@ func TestRun(t *testing.T) {
 		"label(\"ok-label\")  = OK-LABEL\n",
 		"label(\"Not A Label\") → InvalidRequest\n",
 		"reset()            = ok\n",
+		"sum(<1 2 3.5>)     = 6.5 (3 numbers)\n",
+		"scale(10, <1 2.5>) = \"10\\n25\\n\"\n",
 	} {
 		is.True(strings.Contains(out.String(), want)) // output line
 	}

@@ -3,9 +3,10 @@
 // through the generated server interface on a loopback executor, and calls
 // it over WebSocket through the generated typed client: typed parameters
 // and results, a custom struct type, an enum, an optional parameter with a
-// default, a declared error matched with errors.Is, and a request the
-// executor refuses because it breaks the spec. It needs no setup and no
-// network.
+// default, a declared error matched with errors.Is, a request the
+// executor refuses because it breaks the spec, and two raw data functions
+// (an upload with a typed result, an upload answered with raw bytes). It
+// needs no setup and no network.
 //
 //	go run ./examples/typedcalc
 //
@@ -13,6 +14,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"log"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,6 +85,54 @@ func (service) Label(_ context.Context, l calcapi.CalcLabel) (string, error) {
 }
 
 func (service) Reset(context.Context) error { return nil }
+
+// numbers reads the white-space separated numbers of a raw upload (none
+// when body is nil); a word that is not a number is NotANumber.
+func numbers(body io.Reader) ([]float64, error) {
+	if body == nil {
+		return nil, nil
+	}
+	var out []float64
+	sc := bufio.NewScanner(body)
+	sc.Split(bufio.ScanWords)
+	for sc.Scan() {
+		v, err := strconv.ParseFloat(sc.Text(), 64)
+		if err != nil {
+			return nil, ccm.NewError(calcapi.CalcNotANumber, "not a number in the upload")
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (service) Sum(_ context.Context, digits int, body io.Reader) (calcapi.CalcSumResult, error) {
+	nums, err := numbers(body)
+	if err != nil {
+		return calcapi.CalcSumResult{}, err
+	}
+	var total float64
+	for _, v := range nums {
+		total += v
+	}
+	scale := math.Pow(10, float64(digits))
+	return calcapi.CalcSumResult{Total: math.Round(total*scale) / scale, Count: len(nums)}, nil
+}
+
+func (service) Scale(_ context.Context, factor float64, body io.Reader, out *executor.RawOutput) error {
+	nums, err := numbers(body)
+	if err != nil {
+		return err
+	}
+	out.SetContentType("text/plain")
+	w := bufio.NewWriter(out)
+	for _, v := range nums {
+		fmt.Fprintln(w, strconv.FormatFloat(v*factor, 'g', -1, 64))
+	}
+	return w.Flush()
+}
 
 // serve starts an executor on loopback serving service through the
 // generated registration. The caller closes the executor.
@@ -157,5 +208,23 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out, "reset()            = ok")
+
+	// Raw data: sum takes an upload and gives a typed result; scale takes
+	// an upload and answers raw bytes (both over HTTP).
+	st, err := calc.Sum(ctx, nil, strings.NewReader("1 2 3.5"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "sum(<1 2 3.5>)     = %g (%d numbers)\n", st.Total, st.Count)
+	rc, err := calc.Scale(ctx, 10, strings.NewReader("1 2.5"))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	scaled, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "scale(10, <1 2.5>) = %q\n", scaled)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"sync"
 
 	"github.com/ftnpipe/ccm"
@@ -23,11 +24,14 @@ const CalcIfaceVer = "example.typedcalc:1.1"
 const (
 	// CalcDivisionByZero is thrown by div, eval.
 	CalcDivisionByZero ccm.ErrorName = "DivisionByZero"
+	// CalcNotANumber is thrown by sum, scale.
+	CalcNotANumber ccm.ErrorName = "NotANumber"
 )
 
 // Sentinels for errors.Is, one per declared error.
 var (
 	ErrCalcDivisionByZero = &ccm.Error{Name: CalcDivisionByZero}
+	ErrCalcNotANumber     = &ccm.Error{Name: CalcNotANumber}
 )
 
 // CalcOp is the custom type Op of example.typedcalc:1.1.
@@ -76,6 +80,13 @@ type CalcEvalResult struct {
 	Values CalcNumbers `json:"values"`
 	// The labels given, in order.
 	Labels []any `json:"labels"`
+}
+
+// CalcSumResult holds the result variables of sum.
+type CalcSumResult struct {
+	Total float64 `json:"total"`
+	// How many numbers were read.
+	Count int `json:"count"`
 }
 
 // CalcAddResult holds the result variables of add.
@@ -170,6 +181,45 @@ func (c *CalcClient) LabelSteps(as *ccm.AsyncSteps, l CalcLabel) {
 	c.iface.CallStepsInto(as, "label", p, func() any { return new(string) })
 }
 
+// Sum calls sum.
+//
+// Adds the numbers uploaded as raw data (text, separated by white space), rounding the total.
+//
+//   - digits: Decimal digits kept; nil means the default, 2.
+//
+// Declared errors: NotANumber.
+//
+// body is uploaded as the raw data (nil uploads nothing); it is read once
+// and not closed. The parameters travel in the URL query.
+func (c *CalcClient) Sum(ctx context.Context, digits *int, body io.Reader) (CalcSumResult, error) {
+	p := make(map[string]any, 1)
+	if digits != nil {
+		p["digits"] = *digits
+	}
+	return calcResult[CalcSumResult](c.iface.Upload(ctx, "sum", p, body))
+}
+
+// Sum has raw data: no AsyncSteps form.
+
+// Scale calls scale.
+//
+// Multiplies each number uploaded as raw data by factor and answers the products as raw text, one a line.
+//
+// Declared errors: NotANumber.
+//
+// body is uploaded as the raw data (nil uploads nothing); it is read once
+// and not closed. The parameters travel in the URL query.
+//
+// The raw result is returned as an open stream, which the caller must
+// close; see [ccm.Iface.Download].
+func (c *CalcClient) Scale(ctx context.Context, factor float64, body io.Reader) (io.ReadCloser, error) {
+	p := make(map[string]any, 1)
+	p["factor"] = factor
+	return c.iface.Download(ctx, "scale", p, body)
+}
+
+// Scale has raw data: no AsyncSteps form.
+
 // Reset calls reset.
 //
 // Forgets nothing; it exists to show a function without a result.
@@ -213,7 +263,9 @@ func (c *CalcClient) AddSteps(as *ccm.AsyncSteps, a int, b int) {
 // checked against the spec and defaults applied; ctx ends when the request
 // does (see [executor.Handler]). Return a *ccm.Error named as a declared
 // error (the Calc constants) or a standard name; other names become
-// InternalError.
+// InternalError. A raw data function's method gets the upload as body
+// (nil when the request carries none) and, for a raw result, out, where
+// it writes the result.
 type CalcServer interface {
 	// Div implements div.
 	//
@@ -233,6 +285,20 @@ type CalcServer interface {
 	//
 	// Checks a label and returns it in upper case.
 	Label(ctx context.Context, l CalcLabel) (string, error)
+	// Sum implements sum.
+	//
+	// Adds the numbers uploaded as raw data (text, separated by white space), rounding the total.
+	//
+	//   - digits: Decimal digits kept; the default, 2, when the caller gives none.
+	//
+	// Declared errors: NotANumber.
+	Sum(ctx context.Context, digits int, body io.Reader) (CalcSumResult, error)
+	// Scale implements scale.
+	//
+	// Multiplies each number uploaded as raw data by factor and answers the products as raw text, one a line.
+	//
+	// Declared errors: NotANumber.
+	Scale(ctx context.Context, factor float64, body io.Reader, out *executor.RawOutput) error
 	// Reset implements reset.
 	//
 	// Forgets nothing; it exists to show a function without a result.
@@ -248,7 +314,7 @@ type CalcServer interface {
 
 // calcDefs holds the definitions example.typedcalc:1.1 is loaded from.
 var calcDefs = []string{
-	`{"iface":"example.typedcalc","version":"1.1","ftn3rev":"1.9","inherit":"example.calcbase:1.0","desc":"A calculator with typed expressions, for the ftngen example.","types":{"Op":{"type":"enum","items":["add","sub","mul","div"],"desc":"An arithmetic operation."},"Label":{"type":"string","regex":"^[a-z][a-z0-9-]*$","maxlen":32,"desc":"A lower-case label."},"Expr":{"type":"map","desc":"One binary operation.","fields":{"op":{"type":"Op"},"a":{"type":"number"},"b":{"type":"number"},"label":{"type":"Label","optional":true,"desc":"Echoed in the result when given."}}},"Exprs":{"type":"array","elemtype":"Expr","minlen":1,"maxlen":16},"Numbers":{"type":"array","elemtype":"number"}},"funcs":{"div":{"desc":"Divides a by b.","params":{"a":{"type":"number"},"b":{"type":"number"}},"result":{"q":{"type":"number","desc":"The quotient."}},"throws":["DivisionByZero"]},"eval":{"desc":"Evaluates expressions in order, rounding each result.","params":{"exprs":{"type":"Exprs"},"digits":{"type":"integer","default":2,"desc":"Decimal digits kept."}},"result":{"values":{"type":"Numbers"},"labels":{"type":"array","desc":"The labels given, in order."}},"throws":["DivisionByZero"]},"label":{"desc":"Checks a label and returns it in upper case.","params":{"l":"Label"},"result":"string"},"reset":{"desc":"Forgets nothing; it exists to show a function without a result."}}}`,
+	`{"iface":"example.typedcalc","version":"1.1","ftn3rev":"1.9","inherit":"example.calcbase:1.0","desc":"A calculator with typed expressions, for the ftngen example.","types":{"Op":{"type":"enum","items":["add","sub","mul","div"],"desc":"An arithmetic operation."},"Label":{"type":"string","regex":"^[a-z][a-z0-9-]*$","maxlen":32,"desc":"A lower-case label."},"Expr":{"type":"map","desc":"One binary operation.","fields":{"op":{"type":"Op"},"a":{"type":"number"},"b":{"type":"number"},"label":{"type":"Label","optional":true,"desc":"Echoed in the result when given."}}},"Exprs":{"type":"array","elemtype":"Expr","minlen":1,"maxlen":16},"Numbers":{"type":"array","elemtype":"number"}},"funcs":{"div":{"desc":"Divides a by b.","params":{"a":{"type":"number"},"b":{"type":"number"}},"result":{"q":{"type":"number","desc":"The quotient."}},"throws":["DivisionByZero"]},"eval":{"desc":"Evaluates expressions in order, rounding each result.","params":{"exprs":{"type":"Exprs"},"digits":{"type":"integer","default":2,"desc":"Decimal digits kept."}},"result":{"values":{"type":"Numbers"},"labels":{"type":"array","desc":"The labels given, in order."}},"throws":["DivisionByZero"]},"label":{"desc":"Checks a label and returns it in upper case.","params":{"l":"Label"},"result":"string"},"sum":{"desc":"Adds the numbers uploaded as raw data (text, separated by white space), rounding the total.","params":{"digits":{"type":"integer","default":2,"desc":"Decimal digits kept."}},"rawupload":true,"result":{"total":{"type":"number"},"count":{"type":"integer","desc":"How many numbers were read."}},"throws":["NotANumber"]},"scale":{"desc":"Multiplies each number uploaded as raw data by factor and answers the products as raw text, one a line.","params":{"factor":{"type":"number"}},"rawupload":true,"rawresult":true,"throws":["NotANumber"]},"reset":{"desc":"Forgets nothing; it exists to show a function without a result."}}}`,
 	`{"iface":"example.calcbase","version":"1.0","ftn3rev":"1.9","desc":"Integer arithmetic, the base of example.typedcalc.","funcs":{"add":{"desc":"Adds two integers.","params":{"a":{"type":"integer","desc":"First addend."},"b":{"type":"integer","desc":"Second addend."}},"result":{"sum":{"type":"integer","desc":"a + b."}}}}}`,
 }
 
@@ -265,9 +331,11 @@ var calcSpec = sync.OnceValues(func() (*spec.Iface, error) {
 // checked against the spec before srv sees it (a bad one is answered
 // InvalidRequest), optional parameters get their defaults, and an error
 // srv returns that the function does not declare becomes InternalError.
-// Results are sent as srv returns them. Raw data functions are not
-// registered (NotImplemented). It fails if the spec cannot be loaded for
-// the Executor role or ex refuses the registration.
+// Results are sent as srv returns them. Raw data functions are
+// registered with [executor.Executor.RegisterRaw]; their URL-mapped
+// parameters arrive as strings and are decoded (as JSON text) unless
+// declared as strings, before the check. It fails if the spec cannot be
+// loaded for the Executor role or ex refuses the registration.
 func RegisterCalcServer(ex *executor.Executor, srv CalcServer) error {
 	si, err := calcSpec()
 	if err != nil {
@@ -376,11 +444,52 @@ func RegisterCalcServer(ex *executor.Executor, srv CalcServer) error {
 		}
 		return r, nil
 	}
-	return ex.Register(CalcIfaceVer, h)
+	rh := make(map[string]executor.RawFunc)
+	fSum, err := si.Func("sum")
+	if err != nil {
+		return err
+	}
+	rh["sum"] = executor.RawFunc{Upload: true, Result: false, Handler: func(ctx context.Context, req *executor.RawRequest, out *executor.RawOutput) (any, error) {
+		p := fSum.ApplyDefaults(calcRawParams(req.Params, "digits"))
+		if err := fSum.CheckParams(p); err != nil {
+			return nil, err
+		}
+		a0, err := calcArg[int](p["digits"])
+		if err != nil {
+			return nil, calcBadParam(CalcIfaceVer, fSum, "digits", err)
+		}
+		r, err := srv.Sum(ctx, a0, req.Body)
+		if err != nil {
+			return nil, calcServerError(fSum, err)
+		}
+		return r, nil
+	}}
+	fScale, err := si.Func("scale")
+	if err != nil {
+		return err
+	}
+	rh["scale"] = executor.RawFunc{Upload: true, Result: true, Handler: func(ctx context.Context, req *executor.RawRequest, out *executor.RawOutput) (any, error) {
+		p := fScale.ApplyDefaults(calcRawParams(req.Params, "factor"))
+		if err := fScale.CheckParams(p); err != nil {
+			return nil, err
+		}
+		a0, err := calcArg[float64](p["factor"])
+		if err != nil {
+			return nil, calcBadParam(CalcIfaceVer, fScale, "factor", err)
+		}
+		if err := srv.Scale(ctx, a0, req.Body, out); err != nil {
+			return nil, calcServerError(fScale, err)
+		}
+		return nil, nil
+	}}
+	if err := ex.Register(CalcIfaceVer, h); err != nil {
+		return err
+	}
+	return ex.RegisterRaw(CalcIfaceVer, rh)
 }
 
-// calcArg converts a checked parameter value to its Go type: decoded
-// scalars directly, anything else through encoding/json.
+// calcArg converts a checked parameter value or a decoded result to its
+// Go type: decoded scalars directly, anything else through encoding/json.
 func calcArg[T any](v any) (T, error) {
 	var t T
 	if v == nil {
@@ -400,6 +509,42 @@ func calcArg[T any](v any) (T, error) {
 		err = json.Unmarshal(b, &t)
 	}
 	return t, err
+}
+
+// calcResult converts the generic result v of a raw upload to its Go
+// type, or passes err on; a result that does not fit is InternalError.
+func calcResult[T any](v any, err error) (T, error) {
+	if err != nil {
+		var t T
+		return t, err
+	}
+	t, err := calcArg[T](v)
+	if err != nil {
+		return t, ccm.NewError(ccm.InternalError, "Result does not fit its type: "+err.Error())
+	}
+	return t, nil
+}
+
+// calcRawParams returns the params of a raw data request with the
+// string values of the typed names decoded as JSON text (a URL-mapped
+// request carries only strings, HTTP.md §3); a value that does not
+// decode stays a string, for the spec check to refuse.
+func calcRawParams(p map[string]any, typed ...string) map[string]any {
+	out := make(map[string]any, len(p))
+	for k, v := range p {
+		out[k] = v
+	}
+	for _, k := range typed {
+		s, ok := out[k].(string)
+		if !ok {
+			continue
+		}
+		var v any
+		if json.Unmarshal([]byte(s), &v) == nil {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // calcBadParam reports a parameter the spec accepted but its Go type

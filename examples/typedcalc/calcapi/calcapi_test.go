@@ -3,6 +3,7 @@ package calcapi
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/matryer/is"
@@ -36,6 +37,10 @@ func (nopServer) Eval(context.Context, CalcExprs, int) (CalcEvalResult, error) {
 func (nopServer) Label(context.Context, CalcLabel) (string, error)     { return "", nil }
 func (nopServer) Reset(context.Context) error                          { return nil }
 func (nopServer) Add(context.Context, int, int) (CalcAddResult, error) { return CalcAddResult{}, nil }
+func (nopServer) Sum(context.Context, int, io.Reader) (CalcSumResult, error) {
+	return CalcSumResult{}, nil
+}
+func (nopServer) Scale(context.Context, float64, io.Reader, *executor.RawOutput) error { return nil }
 
 func TestRegisterTwiceFails(t *testing.T) {
 	is := is.New(t)
@@ -73,4 +78,28 @@ func TestArg(t *testing.T) {
 	bad := calcBadParam(CalcIfaceVer, add, "a", errors.New("does not fit"))
 	is.Equal(ccm.NameOf(bad), ccm.InvalidRequest)
 	is.Equal(bad.Error(), "InvalidRequest: Type mismatch for parameter: example.typedcalc:1.1:add(a): does not fit")
+}
+
+// TestRawParams covers the decoding of URL-mapped (string) params: typed
+// names are decoded as JSON text, others and undecodable values stay
+// strings, and the request's map is left as it was.
+func TestRawParams(t *testing.T) {
+	is := is.New(t)
+	in := map[string]any{"digits": "3", "factor": "x", "l": "7", "m": 2.0}
+	out := calcRawParams(in, "digits", "factor", "m", "absent")
+	is.Equal(out, map[string]any{"digits": 3.0, "factor": "x", "l": "7", "m": 2.0})
+	is.Equal(in["digits"], "3")
+}
+
+// TestResult covers the conversion of a raw upload's generic result: a
+// value that does not fit the typed result is InternalError.
+func TestResult(t *testing.T) {
+	is := is.New(t)
+	r, err := calcResult[CalcSumResult](map[string]any{"total": 1.5, "count": 2.0}, nil)
+	is.NoErr(err)
+	is.Equal(r, CalcSumResult{Total: 1.5, Count: 2})
+	_, err = calcResult[CalcSumResult](map[string]any{"total": "many"}, nil)
+	is.Equal(ccm.NameOf(err), ccm.InternalError)
+	_, err = calcResult[CalcSumResult](nil, ccm.NewError(CalcNotANumber, "x"))
+	is.Equal(ccm.NameOf(err), CalcNotANumber) // the call's error passes as it is
 }
