@@ -185,10 +185,21 @@ func (o *RawOutput) expire() {
 // A URL-mapped POST with an empty body (Content-Length: 0) to a function
 // without Upload is taken as a GET.
 //
-// Params of URL-mapped requests are the query's strings as they are: the
-// Executor has no spec to convert "1" to a number (HTTP.md §3 converts by
-// declared type), so a handler converts what it needs; a key given twice
-// is InvalidRequest. "sec" comes from the 4th path segment or an
+// Without a definition, params of URL-mapped requests are the query's
+// strings as they are: the Executor has no spec to convert "1" to a
+// number (HTTP.md §3 converts by declared type), so a handler converts
+// what it needs; a key given twice is InvalidRequest. With one
+// ([WithSpecs]), Upload and Result must match the function's rawupload
+// and rawresult (else RegisterRaw fails), and requests are checked as
+// [Executor.RegisterSpec] describes for messages, over HTTP: constraints
+// and seclvl, then a raw upload to a function without rawupload
+// (InvalidRequest "Raw upload is not allowed: f()"), then the params,
+// query strings first converted to the declared types (an integer, a
+// number, a boolean, a JSON object or array, else the string: the first
+// reading the type accepts), defaults applied; errors not in "throws"
+// become InternalError and a result without rawresult is checked. Off
+// HTTP a raw function of a checked interface goes through the message
+// checks. "sec" comes from the 4th path segment or an
 // Authorization: Basic header ("user:password"), and is checked as for a
 // message. A MAC-signed URL-mapped request verifies only when its params
 // are strings (the MAC covers the typed values, which the Executor cannot

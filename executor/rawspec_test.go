@@ -2,6 +2,7 @@ package executor_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,20 +38,23 @@ const rawSecDef = `{"iface": "test.rawsec", "version": "1.0", "ftn3rev": "1.2",
 	"requires": ["SecureChannel"],
 	"funcs": {"get": {"rawresult": true}}}`
 
+const rawAuthDef = `{"iface": "test.rawauth", "version": "1.0", "ftn3rev": "1.2",
+	"funcs": {"get": {"rawresult": true}}}`
+
 // rawChk serves test.rawchk:1.0 and test.rawsec:1.0 with their definitions
 // and counts the handler calls by function name.
-func rawChk(t *testing.T) (base string, reached map[string]*atomic.Int64, srv *executor.Server) {
+func rawChk(t *testing.T) (base string, reached map[string]*atomic.Int64, ex *executor.Executor) {
 	t.Helper()
 	is := is.New(t)
-	set := spec.New(spec.WithRole(spec.Executor), spec.JSON([]byte(rawChkDef)), spec.JSON([]byte(rawSecDef)))
-	ex := executor.New(executor.WithSpecs(set), executor.WithAuth(func(_ context.Context, u, p string) error {
+	set := spec.New(spec.WithRole(spec.Executor), spec.JSON([]byte(rawChkDef)), spec.JSON([]byte(rawSecDef)), spec.JSON([]byte(rawAuthDef)))
+	ex = executor.New(executor.WithSpecs(set), executor.WithAuth(func(_ context.Context, u, p string) error {
 		if u == "bob" && p == "pw" {
 			return nil
 		}
 		return io.EOF
 	}))
 	reached = map[string]*atomic.Int64{}
-	for _, fn := range []string{"put", "get", "bad", "priv", "sec", "echo"} {
+	for _, fn := range []string{"put", "get", "bad", "priv", "sec", "auth", "echo"} {
 		reached[fn] = new(atomic.Int64)
 	}
 	is.NoErr(ex.RegisterRaw("test.rawchk:1.0", map[string]executor.RawFunc{
@@ -93,8 +97,14 @@ func rawChk(t *testing.T) (base string, reached map[string]*atomic.Int64, srv *e
 			return "secure", nil
 		}},
 	}))
-	srv = listen(t, ex)
-	return srv.HTTPURL() + "ftn/", reached, srv
+	is.NoErr(ex.RegisterRaw("test.rawauth:1.0", map[string]executor.RawFunc{
+		"get": {Result: true, Handler: func(_ context.Context, r *executor.RawRequest, _ *executor.RawOutput) (any, error) {
+			reached["auth"].Add(1)
+			return "user:" + r.User, nil
+		}},
+	}))
+	srv := listen(t, ex)
+	return srv.HTTPURL() + "ftn/", reached, ex
 }
 
 func rawGet(t *testing.T, url string, sec ...string) reply {
@@ -228,4 +238,37 @@ func mustPost(t *testing.T, url, body string) *http.Request {
 	}
 	req.Header.Set("Content-Type", "application/futoin+json")
 	return req
+}
+
+// What the constraints allow reaches the handler: a secure channel, an
+// authenticated caller.
+func TestRawSpecAccessAllowed(t *testing.T) {
+	is := is.New(t)
+	base, reached, ex := rawChk(t)
+
+	r := rawGet(t, base+"test.rawauth/1.0/get")
+	is.Equal(r.Msg["e"], "SecurityError")
+	is.Equal(r.Msg["edesc"], "Anonymous not allowed")
+	is.Equal(reached["auth"].Load(), int64(0))
+	req := mustReq(t, http.MethodGet, base+"test.rawauth/1.0/get")
+	req.SetBasicAuth("bob", "pw")
+	_, body := doRaw(t, req)
+	is.Equal(body, "user:bob")
+	is.Equal(reached["auth"].Load(), int64(1))
+
+	srvCfg, pool := testCert(t)
+	secure, err := ex.ListenTLS("", srvCfg)
+	is.NoErr(err)
+	defer secure.Close()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer client.CloseIdleConnections()
+	req = mustReq(t, http.MethodGet, secure.HTTPURL()+"ftn/test.rawsec/1.0/get")
+	req.SetBasicAuth("bob", "pw")
+	rsp, err := client.Do(req)
+	is.NoErr(err)
+	b, err := io.ReadAll(rsp.Body)
+	is.NoErr(err)
+	is.NoErr(rsp.Body.Close())
+	is.Equal(string(b), "secure")
+	is.Equal(reached["sec"].Load(), int64(1))
 }
