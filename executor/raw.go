@@ -507,7 +507,7 @@ func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Cod
 		err = finishRaw(res, out)
 	}
 	if err == nil && ctx.Err() == nil && chk != nil && !rf.Result {
-		if name, desc := e.rawAfter(chk, &req.Request, res, false, "", ""); name != "" {
+		if name, desc := e.rawAfter(chk, &req.Request, res, nil, "", ""); name != "" {
 			writeHTTP(w, ctype, e.signedError(cd, m.Rid, name, desc, who.key))
 			return
 		}
@@ -536,7 +536,7 @@ func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Cod
 	}
 	name, desc := e.rawError(&req.Request, ctx, body, err)
 	if chk != nil && err != nil && ctx.Err() == nil && (body == nil || !body.exceeded) {
-		name, desc = e.rawAfter(chk, &req.Request, nil, true, name, desc)
+		name, desc = e.rawAfter(chk, &req.Request, nil, err, name, desc)
 	}
 	writeHTTP(w, ctype, e.signedError(cd, m.Rid, name, desc, who.key))
 }

@@ -117,12 +117,13 @@ func fromQuery(param *spec.Param, s string) any {
 	return s
 }
 
-// after maps the handler's error (name, desc) or checks its result res;
-// it returns the error to send, or "" when res may be sent.
-func (e *Executor) rawAfter(c *rawChecks, req *Request, res any, failed bool, name pipeline.ErrorName, desc string) (pipeline.ErrorName, string) {
-	if failed {
+// rawAfter maps the handler's error herr, named (name, desc), or checks
+// its result res; it returns the error to send, or "" when res may be
+// sent.
+func (e *Executor) rawAfter(c *rawChecks, req *Request, res any, herr error, name pipeline.ErrorName, desc string) (pipeline.ErrorName, string) {
+	if herr != nil {
 		if c.f.CheckError(name, desc) != nil {
-			e.report(req, fmt.Errorf("executor: %s:%s:%s raised %s, which is neither standard nor in its throws", req.Iface, req.Version, req.Func, name))
+			e.report(req, fmt.Errorf("executor: %s:%s:%s raised %s, which is neither standard nor in its throws: %w", req.Iface, req.Version, req.Func, name, herr))
 			return pipeline.InternalError, "Not expected error"
 		}
 		return name, desc
