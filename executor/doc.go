@@ -51,8 +51,10 @@
 // in a valid interface name, MAJOR.MINOR and function name (plus an
 // optional sec segment); the Executor does not need to know where it is
 // mounted. See RegisterRaw for the choices (params stay strings, limits,
-// timeouts, cut connections). Raw transfers are not checked against
-// definitions yet.
+// timeouts, cut connections). With a definition ([WithSpecs]) raw
+// functions are checked as messages are: constraints, seclvl, rawupload,
+// params (query strings converted to the declared types), throws and
+// the result of a function without rawresult (rawspec.go).
 //
 // # Wire behaviour
 //

@@ -154,7 +154,7 @@ func (s *scope) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rf := e.rawFunc(m.F); rf != nil { // raw.go
-		s.serveRaw(w, r, cd, ctype, &m, rf, nil)
+		s.serveRaw(w, r, cd, ctype, &m, rf, nil, false)
 		return
 	}
 

@@ -185,10 +185,21 @@ func (o *RawOutput) expire() {
 // A URL-mapped POST with an empty body (Content-Length: 0) to a function
 // without Upload is taken as a GET.
 //
-// Params of URL-mapped requests are the query's strings as they are: the
-// Executor has no spec to convert "1" to a number (HTTP.md §3 converts by
-// declared type), so a handler converts what it needs; a key given twice
-// is InvalidRequest. "sec" comes from the 4th path segment or an
+// Without a definition, params of URL-mapped requests are the query's
+// strings as they are: the Executor has no spec to convert "1" to a
+// number (HTTP.md §3 converts by declared type), so a handler converts
+// what it needs; a key given twice is InvalidRequest. With one
+// ([WithSpecs]), Upload and Result must match the function's rawupload
+// and rawresult (else RegisterRaw fails), and requests are checked as
+// [Executor.RegisterSpec] describes for messages, over HTTP: constraints
+// and seclvl, then a raw upload to a function without rawupload
+// (InvalidRequest "Raw upload is not allowed: f()"), then the params,
+// query strings first converted to the declared types (an integer, a
+// number, a boolean, a JSON object or array, else the string: the first
+// reading the type accepts), defaults applied; errors not in "throws"
+// become InternalError and a result without rawresult is checked. Off
+// HTTP a raw function of a checked interface goes through the message
+// checks. "sec" comes from the 4th path segment or an
 // Authorization: Basic header ("user:password"), and is checked as for a
 // message. A MAC-signed URL-mapped request verifies only when its params
 // are strings (the MAC covers the typed values, which the Executor cannot
@@ -217,6 +228,11 @@ func (e *Executor) RegisterRaw(ifacever string, funcs map[string]RawFunc) error 
 		}
 		if !rf.Upload && !rf.Result {
 			return fmt.Errorf("executor: register %q: raw function %q has neither Upload nor Result", ifacever, fn)
+		}
+		if sp != nil {
+			if err := checkRawFlags(sp, fn, &rf); err != nil {
+				return fmt.Errorf("executor: register %q: %w", ifacever, err)
+			}
 		}
 		rf := rf
 		im.raw[fn] = &rf
@@ -337,7 +353,7 @@ func (s *scope) serveMapped(w http.ResponseWriter, r *http.Request) bool {
 		upload = nil // an empty POST to a function without uploads: as a GET
 	}
 	if rf != nil {
-		s.serveRaw(w, r, codec.JSON, ctype, &m, rf, upload)
+		s.serveRaw(w, r, codec.JSON, ctype, &m, rf, upload, true)
 		return true
 	}
 	if upload != nil {
@@ -377,6 +393,12 @@ func (s *scope) serveRawRefused(w http.ResponseWriter, r *http.Request, ctype []
 			name, desc = rerr.Name, rerr.Desc
 		} else if _, ok := im.funcs[fn]; !ok {
 			name, desc = pipeline.NotImplemented, "function "+fn+" is not implemented"
+		} else if im.spec != nil {
+			if f, err := im.spec.Func(fn); err == nil {
+				if err := f.CheckUpload(true); err != nil {
+					desc = descOf(err)
+				}
+			}
 		}
 	}
 	writeHTTP(w, ctype, e.signedError(codec.JSON, "", name, desc, who.key))
@@ -415,8 +437,9 @@ var errUploadTooBig = errors.New("executor: upload too big")
 
 // serveRaw runs a request to a raw function over HTTP and answers it: raw
 // data, or a FutoIn message coded with cd. upload is the body of a
-// URL-mapped POST, or nil.
-func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Codec, ctype []string, m *pipeline.Request, rf *RawFunc, upload io.Reader) {
+// URL-mapped POST, or nil; query marks m.P as a URL-mapped request's
+// query strings. A function with a definition is checked (rawspec.go).
+func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Codec, ctype []string, m *pipeline.Request, rf *RawFunc, upload io.Reader, query bool) {
 	e := s.e
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -437,13 +460,26 @@ func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Cod
 		writeHTTP(w, ctype, e.signedError(cd, m.Rid, ferr.Name, ferr.Desc, nil))
 		return
 	}
-	if upload != nil && !rf.Upload {
+	params := m.P
+	chk := e.rawSpecOf(m.F)
+	if chk != nil {
+		ch := chHTTP
+		if r.TLS != nil {
+			ch = chHTTPS
+		}
+		p, ferr := chk.before(m, ch, who, upload != nil, query)
+		if ferr != nil {
+			writeHTTP(w, ctype, e.signedError(cd, m.Rid, ferr.Name, ferr.Desc, who.key))
+			return
+		}
+		params = p
+	} else if upload != nil && !rf.Upload {
 		writeHTTP(w, ctype, e.signedError(cd, m.Rid, pipeline.InvalidRequest, "raw upload is not allowed: "+m.F, who.key))
 		return
 	}
 	iface, ver, fn, _, _, _ := splitF(m.F)
 	req := &RawRequest{
-		Request: Request{Iface: iface, Version: ver, Func: fn, Params: m.P, User: who.user, Rid: m.Rid},
+		Request: Request{Iface: iface, Version: ver, Func: fn, Params: params, User: who.user, Rid: m.Rid},
 		Header:  r.Header,
 	}
 	var body *rawBody
@@ -470,6 +506,12 @@ func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Cod
 	if err == nil && rf.Result {
 		err = finishRaw(res, out)
 	}
+	if err == nil && ctx.Err() == nil && chk != nil && !rf.Result {
+		if name, desc := e.rawAfter(chk, &req.Request, res, nil, "", ""); name != "" {
+			writeHTTP(w, ctype, e.signedError(cd, m.Rid, name, desc, who.key))
+			return
+		}
+	}
 	if err == nil && ctx.Err() == nil {
 		if rf.Result {
 			if !out.Started() {
@@ -493,6 +535,9 @@ func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Cod
 		panic(http.ErrAbortHandler) // then the body is cut: the peer sees it truncated
 	}
 	name, desc := e.rawError(&req.Request, ctx, body, err)
+	if chk != nil && err != nil && ctx.Err() == nil && (body == nil || !body.exceeded) {
+		name, desc = e.rawAfter(chk, &req.Request, nil, err, name, desc)
+	}
 	writeHTTP(w, ctype, e.signedError(cd, m.Rid, name, desc, who.key))
 }
 

@@ -165,8 +165,9 @@ func WithSpecs(set *spec.Set) Option {
 //   - a "heavy" function runs with the heavy timeout
 //     ([WithHeavyRequestTimeout], 60 s by default, as in the RI) instead
 //     of the request timeout, counted from the request's arrival;
-//   - raw data (rawupload, rawresult) is not supported yet: a rawresult
-//     function answers InternalError.
+//   - a rawresult function registered here (not with
+//     [Executor.RegisterRaw]) answers InternalError; raw functions go
+//     through RegisterRaw, which applies these checks to them.
 //
 // The interfaces iface inherits from are served by the same
 // implementation, each up to its own version, and checked against iface's
