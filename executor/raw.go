@@ -461,12 +461,12 @@ func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Cod
 		return
 	}
 	params := m.P
+	ch := chHTTP
+	if r.TLS != nil {
+		ch = chHTTPS
+	}
 	chk := e.rawSpecOf(m.F)
 	if chk != nil {
-		ch := chHTTP
-		if r.TLS != nil {
-			ch = chHTTPS
-		}
 		p, ferr := chk.before(m, ch, who, upload != nil, query)
 		if ferr != nil {
 			writeHTTP(w, ctype, e.signedError(cd, m.Rid, ferr.Name, ferr.Desc, who.key))
@@ -479,7 +479,10 @@ func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Cod
 	}
 	iface, ver, fn, _, _, _ := splitF(m.F)
 	req := &RawRequest{
-		Request: Request{Iface: iface, Version: ver, Func: fn, Params: params, User: who.user, Rid: m.Rid},
+		Request: Request{
+			Iface: iface, Version: ver, Func: fn, Params: params, User: who.user, Rid: m.Rid,
+			Secure: ch.secure(), Channel: ch.String(), SecLvl: who.secLvl(),
+		},
 		Header:  r.Header,
 	}
 	var body *rawBody

@@ -25,7 +25,8 @@ func rawTestFuncs() map[string]executor.RawFunc {
 			if err != nil {
 				return nil, err
 			}
-			return map[string]any{"body": string(b), "params": r.Params, "user": r.User, "out": out != nil}, nil
+			return map[string]any{"body": string(b), "params": r.Params, "user": r.User, "out": out != nil,
+				"channel": r.Channel, "secure": r.Secure, "seclvl": r.SecLvl}, nil
 		}},
 		"get": {Result: true, Handler: func(_ context.Context, r *executor.RawRequest, out *executor.RawOutput) (any, error) {
 			out.SetContentType("application/futoin+json") // refused: raw data never looks like a message
@@ -81,10 +82,12 @@ func TestRawURLMapped(t *testing.T) {
 	base := srv.HTTPURL() + "ftn/test.svc/1.10/"
 
 	r := post(t, base+"put?a=1&b=%7B%7D", "payload")
-	is.Equal(r.Msg["r"], map[string]any{"body": "payload", "params": map[string]any{"a": "1", "b": "{}"}, "user": "", "out": false})
+	is.Equal(r.Msg["r"], map[string]any{"body": "payload", "params": map[string]any{"a": "1", "b": "{}"}, "user": "", "out": false,
+		"channel": executor.ChannelHTTP, "secure": false, "seclvl": executor.SecLvlAnonymous}) // the handler knows its channel
 
 	r = post(t, base+"put/bob%3Apw/", "x") // sec in the path, trailing slash
 	is.Equal(r.Msg["r"].(map[string]any)["user"], "bob")
+	is.Equal(r.Msg["r"].(map[string]any)["seclvl"], executor.SecLvlSafeOps)
 
 	req, _ := http.NewRequest(http.MethodPost, base+"put", strings.NewReader("x"))
 	req.SetBasicAuth("bob", "pw")
