@@ -483,7 +483,7 @@ func (s *scope) serveRaw(w http.ResponseWriter, r *http.Request, cd pipeline.Cod
 			Iface: iface, Version: ver, Func: fn, Params: params, User: who.user, Rid: m.Rid,
 			Secure: ch.secure(), Channel: ch.String(), SecLvl: who.secLvl(),
 		},
-		Header:  r.Header,
+		Header: r.Header,
 	}
 	var body *rawBody
 	if upload != nil {
