@@ -74,15 +74,22 @@ type HTTP struct {
 
 // NewHTTP returns the stage for cfg.
 func NewHTTP(cfg HTTPConfig) *HTTP {
+	cfg.setDefaults()
+	accept := cfg.ContentType + ", " + strings.Replace(cfg.ContentType, futoinPrefix, vndPrefix, 1)
+	if cfg.ContentType != jsonType {
+		accept += ", " + acceptJSON
+	}
+	tr, client := newPool(cfg)
+	return &HTTP{cfg: cfg, tr: tr, client: client, accept: []string{accept}}
+}
+
+// setDefaults fills the zero fields of cfg with their documented defaults.
+func (cfg *HTTPConfig) setDefaults() {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 16
 	}
 	if cfg.ContentType == "" {
 		cfg.ContentType = jsonType
-	}
-	accept := cfg.ContentType + ", " + strings.Replace(cfg.ContentType, futoinPrefix, vndPrefix, 1)
-	if cfg.ContentType != jsonType {
-		accept += ", " + acceptJSON
 	}
 	if cfg.MaxResponse <= 0 {
 		cfg.MaxResponse = 65536
@@ -90,6 +97,14 @@ func NewHTTP(cfg HTTPConfig) *HTTP {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
+}
+
+// newPool returns the keep-alive pool of an endpoint, MaxConns
+// connections, and its client. The client never follows redirects: a
+// redirect would re-send the message, "sec" included, to another URL
+// (possibly plain http), and take that host's answer for the endpoint's.
+// A 3xx fails as CommError.
+func newPool(cfg HTTPConfig) (*http.Transport, *http.Client) {
 	d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext:         d.DialContext,
@@ -102,11 +117,8 @@ func NewHTTP(cfg HTTPConfig) *HTTP {
 		ForceAttemptHTTP2:   false,
 		DisableCompression:  true,
 	}
-	// Never follow redirects: a redirect would re-send the message, "sec"
-	// included, to another URL (possibly plain http), and take that
-	// host's answer for the endpoint's. A 3xx fails as CommError.
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &HTTP{cfg: cfg, tr: tr, client: &http.Client{Transport: tr, CheckRedirect: noRedirect}, accept: []string{accept}}
+	return tr, &http.Client{Transport: tr, CheckRedirect: noRedirect}
 }
 
 // Workers is the number of workers to run this stage with.

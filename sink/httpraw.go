@@ -3,48 +3,28 @@ package sink
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/ftnpipe/ccm/pipeline"
 )
 
-// RawHTTPConfig configures a [RawHTTP] sink.
-type RawHTTPConfig struct {
-	// URL is the endpoint's http:// or https:// URL (for a ws:// or wss://
-	// endpoint, its HTTP form: see [HTTPFallbackURL]).
-	URL string
-	// ContentType is the codec's media type, for calls without an upload
-	// (their request message is POSTed); default application/futoin+json.
-	ContentType string
-	// TLS is used for https://; nil means the system defaults.
-	TLS *tls.Config
-	// MaxConns bounds the connections and is the number of workers to run
-	// (default 16). An open download ([pipeline.Raw] without To) holds its
-	// connection until the caller closes it.
-	MaxConns int
-	// MaxResponse bounds a FutoIn response message (default 64 KiB); raw
-	// results have their own bound, [pipeline.Raw.MaxResult].
-	MaxResponse int64
-	// DialTimeout bounds connecting (default 10 s).
-	DialTimeout time.Duration
-	// Finish completes a call from a FutoIn response message body. It
-	// returns an error when the body is not a FutoIn message; the call then
-	// fails with CommError.
-	Finish func(c *pipeline.Call, body []byte) error
-	// Fail disposes of a call that failed in transport.
-	Fail func(c *pipeline.Call, err error)
-}
+// RawHTTPConfig configures a [RawHTTP] sink: the fields of [HTTPConfig],
+// read for raw calls. URL is the endpoint's http:// or https:// URL (for
+// a ws:// or wss:// endpoint, its HTTP form: see [HTTPFallbackURL]);
+// ContentType is for calls without an upload (their request message is
+// POSTed); MaxResponse bounds FutoIn response messages only (raw results
+// have their own bound, [pipeline.Raw.MaxResult]); an open download
+// ([pipeline.Raw] without To) holds its connection, one of MaxConns,
+// until the caller closes it.
+type RawHTTPConfig = HTTPConfig
 
 // RawHTTP is the transmit stage of raw data calls (FTN5, spec HTTP.md §1
 // cases 1, 3 and 4): every call must carry a [pipeline.Raw].
@@ -90,31 +70,9 @@ func NewRawHTTP(cfg RawHTTPConfig) (*RawHTTP, error) {
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") {
 		return nil, pipeline.NewError(pipeline.InvokerError, "raw calls need an http or https URL")
 	}
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = 16
-	}
-	if cfg.ContentType == "" {
-		cfg.ContentType = jsonType
-	}
-	if cfg.MaxResponse <= 0 {
-		cfg.MaxResponse = 65536
-	}
-	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = 10 * time.Second
-	}
-	d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		DialContext:         d.DialContext,
-		TLSClientConfig:     cfg.TLS,
-		MaxIdleConns:        cfg.MaxConns,
-		MaxIdleConnsPerHost: cfg.MaxConns,
-		MaxConnsPerHost:     cfg.MaxConns,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: cfg.DialTimeout,
-		DisableCompression:  true,
-	}
-	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &RawHTTP{cfg: cfg, tr: tr, base: base, client: &http.Client{Transport: tr, CheckRedirect: noRedirect}}, nil
+	cfg.setDefaults()
+	tr, client := newPool(cfg)
+	return &RawHTTP{cfg: cfg, tr: tr, base: base, client: client}, nil
 }
 
 // HTTPFallbackURL maps a ws:// or wss:// endpoint URL to the http:// or
