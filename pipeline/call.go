@@ -55,9 +55,6 @@ type Call struct {
 	Rsp Response
 	// Raw, when not nil, makes this a raw data call (FTN5): see [Raw].
 	Raw *Raw
-	// Scratch is a per-call slot for the stage that owns the call; the
-	// pipeline never reads it.
-	Scratch any
 	// Check, when set, judges the peer's answer against the called
 	// function's definition before the call completes with it (the
 	// AdvancedCCM's result check; see [Checker] and [CheckAnswer]).
