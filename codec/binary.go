@@ -475,3 +475,13 @@ func SalvageRid(b []byte) string {
 	})
 	return rid
 }
+
+// walkWhole checks (and, with build, decodes) b as exactly one value with
+// walk, the format's bounded walker; bytes after it are errTrailing.
+func walkWhole(walk func(b []byte, i, depth int, build bool) (any, int, error), b []byte, build bool) (any, error) {
+	v, end, err := walk(b, 0, 0, build)
+	if err == nil && end != len(b) {
+		err = errTrailing
+	}
+	return v, err
+}

@@ -93,20 +93,10 @@ func (cborFormat) members(b []byte, f func(key string, val []byte) error) error 
 	return nil
 }
 
-func (cborFormat) decodeAny(val []byte) (any, error) {
-	v, end, err := cborWalk(val, 0, 0, true)
-	if err == nil && end != len(val) {
-		err = errTrailing
-	}
-	return v, err
-}
+func (cborFormat) decodeAny(val []byte) (any, error) { return walkWhole(cborWalk, val, true) }
 
 func (cborFormat) unmarshal(raw []byte, v any) error {
-	_, end, err := cborWalk(raw, 0, 0, false)
-	if err == nil && end != len(raw) {
-		err = errTrailing
-	}
-	if err != nil {
+	if _, err := walkWhole(cborWalk, raw, false); err != nil {
 		return err
 	}
 	return cborDecMode.Unmarshal(raw, v)

@@ -59,20 +59,10 @@ func (mpFormat) members(b []byte, f func(key string, val []byte) error) error {
 	return nil
 }
 
-func (mpFormat) decodeAny(val []byte) (any, error) {
-	v, end, err := mpWalk(val, 0, 0, true)
-	if err == nil && end != len(val) {
-		err = errTrailing
-	}
-	return v, err
-}
+func (mpFormat) decodeAny(val []byte) (any, error) { return walkWhole(mpWalk, val, true) }
 
 func (mpFormat) unmarshal(raw []byte, v any) error {
-	_, end, err := mpWalk(raw, 0, 0, false)
-	if err == nil && end != len(raw) {
-		err = errTrailing
-	}
-	if err != nil {
+	if _, err := walkWhole(mpWalk, raw, false); err != nil {
 		return err
 	}
 	d := mpDecoders.Get().(*msgpack.Decoder)
